@@ -14,6 +14,7 @@ Conventions (the same as DREAM.3D and DREAM3D-NX):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 
 from .errors import InputError
@@ -112,7 +113,8 @@ def _check_dtype(name: str, array: np.ndarray) -> None:
             f"array {name!r} has dtype {array.dtype}, which DREAM3D cannot store; "
             f"use one of {', '.join(str(d) for d in SUPPORTED_DTYPES)}"
         )
-    if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
+    # min and max propagate NaN and expose infinities without a full-size temporary.
+    if array.dtype.kind == "f" and array.size and not np.isfinite([array.min(), array.max()]).all():
         raise InputError(f"array {name!r} contains NaN or infinite values")
 
 
@@ -136,11 +138,13 @@ def _as_cell_array(name: str, array: np.ndarray, zyx: tuple[int, int, int]) -> n
                 f"component(s); DREAM3D expects {'an integer' if kind in 'iu' else 'a float'} "
                 f"array with {components} component(s)"
             )
-    if name == "EulerAngles" and array.size and float(np.max(np.abs(array))) > 2 * np.pi + 1e-3:
-        raise InputError(
-            f"EulerAngles reach {float(np.max(np.abs(array))):.1f}, which looks like degrees; "
-            "DREAM3D expects radians (multiply by pi/180)"
-        )
+    if name == "EulerAngles" and array.size:
+        largest = max(abs(float(array.min())), abs(float(array.max())))
+        if largest > 2 * np.pi + 1e-3:
+            raise InputError(
+                f"EulerAngles reach {largest:.1f}, which looks like degrees; "
+                "DREAM3D expects radians (multiply by pi/180)"
+            )
     return array
 
 
@@ -153,9 +157,7 @@ def _as_table(kind: str, name: str, array: np.ndarray, n_tuples: int | None) -> 
     if array.ndim < 2:
         raise InputError(f"{kind} array {name!r} must have a tuple axis, got shape {array.shape}")
     if n_tuples is not None and array.shape[0] != n_tuples:
-        raise InputError(
-            f"{kind} array {name!r} has {array.shape[0]} tuples, expected {n_tuples}"
-        )
+        raise InputError(f"{kind} array {name!r} has {array.shape[0]} tuples, expected {n_tuples}")
     _check_dtype(name, array)
     return array
 
@@ -222,13 +224,17 @@ class Volume:
         }
         n_ensemble = {v.shape[0] for v in map(np.asarray, self.ensemble_data.values())}
         if len(n_ensemble) > 1:
-            raise InputError(f"ensemble arrays disagree on the number of phases: {sorted(n_ensemble)}")
+            raise InputError(
+                f"ensemble arrays disagree on the number of phases: {sorted(n_ensemble)}"
+            )
         self.ensemble_data = {
             k: _as_table("ensemble", k, v, None) for k, v in dict(self.ensemble_data).items()
         }
         lengths = {v.shape[0] for v in self.feature_data.values()}
         if len(lengths) > 1:
-            raise InputError(f"feature arrays disagree on the number of features: {sorted(lengths)}")
+            raise InputError(
+                f"feature arrays disagree on the number of features: {sorted(lengths)}"
+            )
         if self.phase_names is not None:
             self.phase_names = [str(n) for n in self.phase_names]
             if self.ensemble_data and len(self.phase_names) != self.n_phases + 1:
@@ -286,7 +292,7 @@ class Volume:
                 f"volume {self.name!r} lacks cell array(s) {', '.join(missing)} (it has: {have})"
             )
 
-    def replace(self, **changes: object) -> "Volume":
+    def replace(self, **changes: object) -> Volume:
         """A new Volume with some fields changed; arrays not changed are shared, not copied."""
         fields = {
             "dims": self.dims,
@@ -327,7 +333,9 @@ class Volume:
                 if cs is not None:
                     parts.append(LAUE_NAMES.get(int(cs[phase]), f"Laue id {int(cs[phase])}"))
                 if pt is not None:
-                    parts.append(PHASE_TYPE_NAMES.get(int(pt[phase, 0]), f"type {int(pt[phase, 0])}"))
+                    parts.append(
+                        PHASE_TYPE_NAMES.get(int(pt[phase, 0]), f"type {int(pt[phase, 0])}")
+                    )
                 lines.append("    " + ", ".join(parts))
         return "\n".join(lines)
 
@@ -366,4 +374,3 @@ def ensemble_arrays(
     cs = np.array([LAUE_IDS["Unknown"], *crystal_structures], dtype=np.uint32)[:, None]
     pt = np.array([PHASE_TYPE_IDS["Unknown"], *phase_types], dtype=np.uint32)[:, None]
     return {"CrystalStructures": cs, "PhaseTypes": pt}
-

@@ -6,7 +6,11 @@ import click
 
 from . import LazyGroup
 
-_COMMANDS: dict[str, str] = {}
+_COMMANDS: dict[str, str] = {
+    "make-dataset": "dream3d_sd_filters.cli.training:make_dataset_command",
+    "vae": "dream3d_sd_filters.cli.training:vae",
+    "ldm": "dream3d_sd_filters.cli.training:ldm",
+}
 
 
 @click.group(
@@ -20,3 +24,7 @@ def main() -> None:
     Typical order: `sd-train make-dataset`, then `sd-train vae CONFIG`, then
     `sd-train ldm CONFIG`. Configs are TOML files; `tiny` and `paper` are built-in presets.
     """
+
+
+if __name__ == "__main__":  # `accelerate launch -m dream3d_sd_filters.cli.train ...`
+    main()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Sequence
 
 from ..errors import InputError
 
@@ -55,10 +55,12 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` on success.
 
     On any exception the temporary file is removed and ``path`` is left untouched,
-    so a failed job never leaves a partial output file.
+    so a failed job never leaves a partial output file. The temporary name keeps the
+    target's suffix (``.out.vti.1234.tmp.vti``) because some writers (VTK, ``np.savez``)
+    choose the format from the extension.
     """
     target = Path(path)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")
     try:
         yield tmp
         os.replace(tmp, target)

@@ -1,0 +1,259 @@
+"""Train the latent diffusion UNet (``sd-train ldm CONFIG``)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from ..data.dataset import load_split
+from ..errors import InputError
+from ..models.card import check_compatible, read_model_card, write_model_card
+from ..models.padding import set_padding_mode
+from ..models.unet import build_noise_scheduler, build_unet, null_context
+from .autoencoder import check_images_fit
+from .common import (
+    CsvLog,
+    Throughput,
+    batch_indices,
+    check_run_dir,
+    lr_lambda,
+    resume_latest,
+    save_checkpoint,
+    save_grid,
+)
+from .config import TrainConfig
+
+
+def load_autoencoder(folder: str | Path):
+    """Load a trained autoencoder folder and its model card."""
+    from diffusers import AutoencoderKL
+
+    card = read_model_card(folder)
+    if card.get("model") != "autoencoder":
+        raise InputError(f"{str(folder)!r} holds a {card.get('model')!r} model, not an autoencoder")
+    try:
+        vae = AutoencoderKL.from_pretrained(folder)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise InputError(f"cannot load the autoencoder in {str(folder)!r}: {error}") from None
+    set_padding_mode(vae, card.get("padding", "zeros"))
+    return vae.eval().requires_grad_(False), card
+
+
+@torch.no_grad()
+def encode_dataset(vae, images, batch_size: int = 64, progress: bool = True) -> torch.Tensor:
+    """Posterior means and standard deviations of every image, shape (N, 2, C, h, w), float16."""
+    from tqdm.auto import tqdm
+
+    out = []
+    for i in tqdm(range(0, len(images), batch_size), desc="encoding latents", disable=not progress):
+        dist = vae.encode(torch.from_numpy(images[i : i + batch_size]).float()).latent_dist
+        out.append(torch.stack([dist.mean, dist.std], dim=1).half())
+    return torch.cat(out)
+
+
+def cached_latents(
+    vae_folder: Path, images, split: str, cache_dir: Path, progress: bool
+) -> torch.Tensor:
+    """Latents of a split, cached per (autoencoder weights, images) in the run folder."""
+    digest = hashlib.sha256()
+    weights = sorted(vae_folder.glob("*.safetensors"))
+    if not weights:
+        raise InputError(f"no safetensors weights in {str(vae_folder)!r}")
+    for path in weights:
+        digest.update(path.read_bytes())
+    digest.update(images[:: max(len(images) // 64, 1)].tobytes())
+    digest.update(str(images.shape).encode())
+    path = cache_dir / f"latents-{split}-{digest.hexdigest()[:16]}.pt"
+    if path.exists():
+        return torch.load(path)
+    vae, _ = load_autoencoder(vae_folder)
+    latents = encode_dataset(vae, images, progress=progress)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".partial")
+    torch.save(latents, tmp)
+    tmp.rename(path)
+    return latents
+
+
+@torch.no_grad()
+def sample_latents(unet, n: int, seed: int, steps: int = 50) -> torch.Tensor:
+    """DDIM samples from the UNet, shape (n, C, h, w), still scaled by the scaling factor."""
+    from diffusers import DDIMScheduler
+
+    scheduler = DDIMScheduler.from_config(build_noise_scheduler().config)
+    scheduler.set_timesteps(steps)
+    size = unet.config.sample_size
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, unet.config.in_channels, size, size, generator=generator)
+    context = null_context(unet, n)
+    for t in scheduler.timesteps:
+        eps = unet(x, t, encoder_hidden_states=context).sample
+        x = scheduler.step(eps, t, x).prev_sample
+    return x
+
+
+def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
+    """Train the latent UNet described by ``config``; returns the final checkpoint folder.
+
+    The final folder holds ``unet/`` (EMA weights), ``scheduler/`` and ``model_card.json``
+    naming the autoencoder whose latents it models.
+    """
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+    from diffusers.training_utils import EMAModel
+    from tqdm.auto import tqdm
+
+    run, optim = config.run, config.optim
+    run_dir = Path(run.output_dir)
+    vae_folder = Path(config.latent.autoencoder)
+    vae, vae_card = load_autoencoder(vae_folder)
+    check_compatible(
+        vae_card, encoding=config.data.encoding, where=f"autoencoder {str(vae_folder)!r}"
+    )
+    scaling = float(vae_card["scaling_factor"])
+    downsampling = 2 ** (len(vae.config.block_out_channels) - 1)
+    if config.data.image_size // downsampling != config.model.sample_size:
+        raise InputError(
+            f"[model] sample_size {config.model.sample_size} does not match {config.data.image_size}px "
+            f"images at the autoencoder's downsampling {downsampling}"
+        )
+    if vae.config.latent_channels != config.model.latent_channels:
+        raise InputError(
+            f"the autoencoder has {vae.config.latent_channels} latent channels, "
+            f"[model] latent_channels is {config.model.latent_channels}"
+        )
+    accelerator = Accelerator(
+        mixed_precision=run.mixed_precision,
+        gradient_accumulation_steps=optim.gradient_accumulation,
+        log_with="tensorboard" if run.tensorboard else None,
+        project_dir=str(run_dir),
+    )
+    train = load_split(config.data.dataset, "train", config.data.max_images, run.seed)
+    check_images_fit(train, config.data.image_size, vae.config.in_channels, config.data.dataset)
+    if accelerator.is_main_process:
+        check_run_dir(run_dir, config.to_dict(), resume)
+        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", progress)
+    accelerator.wait_for_everyone()
+    if not accelerator.is_main_process:
+        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", False)
+    set_seed(run.seed)
+
+    unet = build_unet(config.model)
+    noise_scheduler = build_noise_scheduler()
+    opt = torch.optim.AdamW(unet.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(optim.warmup_steps, optim.max_steps, optim.min_lr / optim.lr)
+    )
+    ema = EMAModel(unet.parameters(), decay=optim.ema_decay)
+    unet, opt, schedule = accelerator.prepare(unet, opt, schedule)
+    accelerator.register_for_checkpointing(ema)
+    step = int((resume_latest(accelerator, run_dir) if resume else {}).get("step", 0))
+    raw_unet = accelerator.unwrap_model(unet)
+    alphas = noise_scheduler.alphas_cumprod
+    log = CsvLog(run_dir / "log.csv")
+    rate = Throughput()
+    bar = tqdm(
+        total=optim.max_steps,
+        initial=step,
+        desc="diffusion",
+        unit="step",
+        disable=not (progress and accelerator.is_main_process),
+    )
+    while step < optim.max_steps:
+        with accelerator.accumulate(unet):
+            idx = batch_indices(
+                len(latents), optim.batch_size, run.seed, step, accelerator.process_index
+            )
+            gen = torch.Generator().manual_seed(
+                run.seed * 1000003 + step * 31 + accelerator.process_index
+            )
+            stats = latents[idx].float()
+            z = (
+                stats[:, 0] + stats[:, 1] * torch.randn(stats[:, 0].shape, generator=gen)
+            ) * scaling
+            noise = torch.randn(z.shape, generator=gen)
+            t = torch.randint(
+                0, noise_scheduler.config.num_train_timesteps, (len(z),), generator=gen
+            )
+            a = alphas[t].view(-1, 1, 1, 1)
+            noisy = a.sqrt() * z + (1 - a).sqrt() * noise
+            noisy, noise, t = (v.to(accelerator.device) for v in (noisy, noise, t))
+            pred = unet(noisy, t, encoder_hidden_states=null_context(raw_unet, len(z))).sample
+            loss = F.mse_loss(pred.float(), noise)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and optim.grad_clip:
+                accelerator.clip_grad_norm_(unet.parameters(), optim.grad_clip)
+            opt.step()
+            schedule.step()
+            opt.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        ema.step(raw_unet.parameters())
+        step += 1
+        rate.add(optim.batch_size * accelerator.num_processes * optim.gradient_accumulation)
+        bar.update()
+        if not math.isfinite(float(loss)):
+            raise FloatingPointError(f"diffusion loss became {float(loss)} at step {step}")
+        if accelerator.is_main_process and step % run.log_every == 0:
+            log.write(
+                {
+                    "step": step,
+                    "lr": schedule.get_last_lr()[0],
+                    "loss": float(loss),
+                    "images_per_s": rate.rate(),
+                }
+            )
+            bar.set_postfix(loss=f"{float(loss):.4f}")
+        if accelerator.is_main_process and (
+            step % run.sample_every == 0 or step == optim.max_steps
+        ):
+            ema.store(raw_unet.parameters())
+            ema.copy_to(raw_unet.parameters())
+            raw_unet.eval()
+            with torch.no_grad():
+                images = vae.decode(sample_latents(raw_unet, 8, run.seed) / scaling).sample.clamp(
+                    -1, 1
+                )
+            save_grid([images.numpy()], run_dir / "samples" / f"step-{step:07d}.png")
+            raw_unet.train()
+            ema.restore(raw_unet.parameters())
+        if step % run.checkpoint_every == 0 or step == optim.max_steps:
+            save_checkpoint(accelerator, run_dir, step, run.keep_checkpoints, {})
+    bar.close()
+
+    final = run_dir / "final"
+    if accelerator.is_main_process:
+        ema.copy_to(raw_unet.parameters())
+        tmp = final.with_name("final.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        raw_unet.save_pretrained(tmp / "unet")
+        noise_scheduler.save_pretrained(tmp / "scheduler")
+        dataset_settings = json.loads((Path(config.data.dataset) / "dataset.json").read_text())
+        write_model_card(
+            tmp,
+            model="latent_diffusion",
+            orientation_encoding=config.data.encoding,
+            image_size=config.data.image_size,
+            padding=config.model.padding,
+            scaling_factor=scaling,
+            autoencoder=str(vae_folder),
+            steps=step,
+            metrics={},
+            training_data={
+                "dataset": str(config.data.dataset),
+                "train_images": len(latents),
+                **dataset_settings,
+            },
+            config=config.to_dict(),
+        )
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
+    return final

@@ -1,0 +1,69 @@
+"""Shared fixtures: a small two-phase volume and the real DREAM3D files."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dream3d_sd_filters.volume import LAUE_IDS, Volume, ensemble_arrays
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES_DIR = REPO.parent / "shared" / "fixtures" / "dream3d"
+
+
+def make_small_volume(dims: tuple[int, int, int] = (6, 5, 4), seed: int = 0) -> Volume:
+    """A two-phase (cubic + hexagonal) volume of 2x2x2-voxel grains.
+
+    Cell arrays: FeatureIds int32, Phases int32 (1 or 2), EulerAngles float32 radians
+    (one orientation per grain), IPFColors uint8 (one colour per grain). Ensemble:
+    CrystalStructures [999, Cubic_High, Hexagonal_High], PhaseTypes Primary, names.
+    Feature arrays: Phases and AvgEulerAngles. Non-trivial spacing, origin and unit.
+    """
+    rng = np.random.default_rng(seed)
+    x, y, z = dims
+    zz, yy, xx = np.meshgrid(np.arange(z), np.arange(y), np.arange(x), indexing="ij")
+    blocks = (zz // 2) * ((y + 1) // 2) * ((x + 1) // 2) + (yy // 2) * ((x + 1) // 2) + xx // 2
+    feature_ids = (blocks + 1).astype(np.int32)
+    n_features = int(feature_ids.max())
+    feature_phase = np.concatenate([[0], 1 + np.arange(n_features) % 2]).astype(np.int32)
+    feature_euler = np.zeros((n_features + 1, 3), dtype=np.float32)
+    feature_euler[1:] = rng.uniform(0, 1, (n_features, 3)) * np.array([2 * np.pi, np.pi, 2 * np.pi])
+    feature_colour = rng.integers(0, 256, (n_features + 1, 3)).astype(np.uint8)
+    return Volume(
+        dims=dims,
+        spacing=(0.5, 0.25, 2.0),
+        origin=(1.0, -2.0, 0.125),
+        length_unit="Nanometer",
+        cell_data={
+            "FeatureIds": feature_ids[..., None],
+            "Phases": feature_phase[feature_ids][..., None],
+            "EulerAngles": feature_euler[feature_ids],
+            "IPFColors": feature_colour[feature_ids],
+        },
+        feature_data={"Phases": feature_phase[:, None], "AvgEulerAngles": feature_euler},
+        ensemble_data=ensemble_arrays([LAUE_IDS["Cubic_High"], LAUE_IDS["Hexagonal_High"]]),
+        phase_names=["Invalid Phase", "Ferrite", "Alpha-Ti"],
+        name="SmallVolume",
+    )
+
+
+@pytest.fixture
+def small_volume() -> Volume:
+    """A 6 x 5 x 4 two-phase volume; see :func:`make_small_volume`."""
+    return make_small_volume()
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    """``<repo>/../shared/fixtures/dream3d``: real files written by DREAM.3D / simplnx."""
+    if not FIXTURES_DIR.is_dir():
+        pytest.skip(f"real DREAM3D fixtures not found at {FIXTURES_DIR}")
+    return FIXTURES_DIR
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, to show inputs are never modified."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
