@@ -67,3 +67,28 @@ def fixtures_dir() -> Path:
 def file_digest(path: Path) -> str:
     """SHA-256 of a file, to show inputs are never modified."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def untrained_model_dir(tmp_path_factory) -> Path:
+    """A small, freshly initialised pipeline folder (real architecture, random weights).
+
+    Tests of plumbing (shapes, geometry, masks, errors, adapters) use it because it is
+    fast; the quality of the bundled weights is measured by `sd-filters evaluate`.
+    """
+    from dream3d_sd_filters.models import AutoencoderSettings, UNetSettings
+    from dream3d_sd_filters.pipelines import MicrostructureSD
+
+    model = MicrostructureSD.from_settings(
+        AutoencoderSettings(block_out_channels=(32, 32, 32), sample_size=32),
+        UNetSettings(block_out_channels=(32, 32, 32), sample_size=8, layers_per_block=1),
+    )
+    return model.save_pretrained(tmp_path_factory.mktemp("models") / "untrained")
+
+
+@pytest.fixture
+def untrained_model(untrained_model_dir):
+    """The pipeline of :func:`untrained_model_dir`, loaded."""
+    from dream3d_sd_filters.pipelines import MicrostructureSD
+
+    return MicrostructureSD.from_pretrained(untrained_model_dir)

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import InputError
 from ..io.atomic import atomic_output
 from ..volume import LAUE_IDS
-from .encoding import ENCODINGS, encode_images
+from .encoding import ENCODINGS
 
 AXES = "xyz"
 SPLITS = ("train", "validation")
@@ -97,13 +97,10 @@ def slice_volume_images(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cut a cubic volume into encoded 4-channel images along the given axes.
 
-    Orientations are encoded once per grain and then indexed by FeatureIds, which is
-    much cheaper than encoding every voxel.
-
     Parameters
     ----------
     volume : Volume
-        Needs FeatureIds, Phases, EulerAngles and CrystalStructures.
+        Needs Phases, EulerAngles and CrystalStructures.
     encoding : str
         Orientation encoding, see :mod:`dream3d_sd_filters.data.encoding`.
     axes : str
@@ -119,29 +116,17 @@ def slice_volume_images(
     index : ndarray, shape (n,), int32
         Slice position along the axis.
     """
-    volume.require("FeatureIds", "Phases", "EulerAngles")
-    ids = volume.cell_data["FeatureIds"][..., 0]
-    unique, first = np.unique(ids, return_index=True)
-    phases = volume.cell_data["Phases"][..., 0].ravel()[first]
-    euler = volume.cell_data["EulerAngles"].reshape(-1, 3)[first]
-    table = encode_images(
-        phases[None, None, :], euler[None, None, :, :], volume.crystal_structures, encoding
-    )[0, :, 0, :].T.astype(np.float16)  # (n_grains, 4)
-    lookup = np.searchsorted(unique, ids)
+    from ..tasks.slicing import volume_to_images
+
+    volume.require("Phases", "EulerAngles")
     images, axis_ids, positions = [], [], []
     for axis_name in axes:
-        axis = AXES.index(axis_name)
-        array_axis = 2 - axis  # arrays are (Z, Y, X)
-        for position in range(0, lookup.shape[array_axis], stride):
-            plane = np.take(lookup, position, axis=array_axis)
-            images.append(table[plane].transpose(2, 0, 1))
-            axis_ids.append(axis)
-            positions.append(position)
-    return (
-        np.stack(images),
-        np.asarray(axis_ids, dtype=np.uint8),
-        np.asarray(positions, dtype=np.int32),
-    )
+        stack = volume_to_images(volume, axis_name, encoding)
+        keep = np.arange(0, len(stack), stride)
+        images.append(stack[keep].astype(np.float16))
+        axis_ids.append(np.full(len(keep), AXES.index(axis_name), dtype=np.uint8))
+        positions.append(keep.astype(np.int32))
+    return np.concatenate(images), np.concatenate(axis_ids), np.concatenate(positions)
 
 
 def _volume_seed(seed: int, volume_id: int) -> np.random.SeedSequence:

@@ -1,0 +1,300 @@
+"""The paper's tasks on 3D volumes: slice, run the model on batches of slices, restack.
+
+Every function takes and returns :class:`~dream3d_sd_filters.volume.Volume` objects, so
+spacing, origin, length unit and ensemble data are kept, and the outputs are real
+DREAM3D arrays (Phases, EulerAngles, FeatureIds, IPFColors), not pictures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InputError
+from ..pipelines.microstructure_sd import Cancelled, MicrostructureSD
+from ..volume import LAUE_IDS, Volume, ensemble_arrays
+from .decoding import images_to_cell_arrays, with_cell_arrays
+from .progress import Progress, step_callback
+from .slicing import check_axis, from_slices, to_slices, volume_to_images
+
+INPAINT_MODES = ("consistent", "independent")
+
+
+def reconstruct_volume(
+    volume: Volume,
+    model: MicrostructureSD,
+    axis: str = "z",
+    batch_size: int = 32,
+    periodic: bool = False,
+    progress: Progress | None = None,
+) -> Volume:
+    """Encode and decode every slice (SD Autoencode).
+
+    Returns
+    -------
+    Volume
+        The input geometry with Phases, EulerAngles, FeatureIds and IPFColors replaced by
+        the reconstruction, plus ``ReconstructionError`` (float32, (Z, Y, X, 1)): the mean
+        absolute difference of the encoded channels, in [0, 2].
+    """
+    axis = check_axis(axis)
+    images = volume_to_images(volume, axis, model.encoding)
+    recon = np.empty_like(images)
+    for start in range(0, len(images), batch_size):
+        recon[start : start + batch_size] = model.reconstruct(
+            images[start : start + batch_size], periodic=periodic
+        )
+        if progress is not None and progress(
+            min(start + batch_size, len(images)), len(images), "reconstructing"
+        ):
+            raise Cancelled("cancelled")
+    arrays = images_to_cell_arrays(recon, volume.crystal_structures, axis, model.encoding)
+    error = from_slices(np.abs(recon - images).mean(1, keepdims=True), axis).astype(np.float32)
+    return with_cell_arrays(volume, {**arrays, "ReconstructionError": error})
+
+
+def generate_volume(
+    model: MicrostructureSD,
+    n: int,
+    size: tuple[int, int] | None = None,
+    crystal_structures: tuple[int, int] = (LAUE_IDS["Cubic_High"], LAUE_IDS["Hexagonal_High"]),
+    spacing: tuple[float, float, float] = (1.0, 1.0, 1.0),
+    length_unit: str = "Micrometer",
+    sampler: str = "dpmsolver++",
+    steps: int = 25,
+    seed: int = 0,
+    batch_size: int = 16,
+    periodic: bool = True,
+    progress: Progress | None = None,
+) -> Volume:
+    """Generate ``n`` independent 2D microstructures, stacked as the z-slices of one geometry.
+
+    Parameters
+    ----------
+    size : (int, int), optional
+        Image (height, width) in pixels, i.e. (Y, X); defaults to the training size.
+    crystal_structures : (int, int)
+        Laue ids of phases 1 and 2; the orientation channels are decoded into their
+        fundamental zones.
+    spacing : (float, float, float)
+        Voxel size (X, Y, Z) in ``length_unit``.
+
+    Returns
+    -------
+    Volume
+        dims (X, Y, n) with Phases, EulerAngles, FeatureIds and IPFColors.
+    """
+    images = model.generate(
+        n,
+        size=size,
+        sampler=sampler,
+        steps=steps,
+        seed=seed,
+        batch_size=batch_size,
+        periodic=periodic,
+        callback=step_callback(progress, "generating"),
+    )
+    structures = np.array([LAUE_IDS["Unknown"], *crystal_structures])
+    arrays = images_to_cell_arrays(images, structures, "z", model.encoding)
+    # Slices are independent microstructures: keep grains from spanning two of them.
+    arrays["FeatureIds"] = _segment_per_slice(arrays, structures)
+    h, w = images.shape[2:]
+    return Volume(
+        dims=(w, h, n),
+        spacing=spacing,
+        length_unit=length_unit,
+        cell_data=arrays,
+        ensemble_data=ensemble_arrays(list(crystal_structures)),
+        phase_names=["Invalid Phase", "Phase 1", "Phase 2"],
+        name="Generated",
+    )
+
+
+def _segment_per_slice(arrays: dict[str, np.ndarray], structures: np.ndarray) -> np.ndarray:
+    from ..orientations import segment_features
+
+    ids = np.zeros_like(arrays["FeatureIds"])
+    offset = 0
+    for k in range(ids.shape[0]):
+        labels = segment_features(
+            arrays["EulerAngles"][k : k + 1], arrays["Phases"][k : k + 1, ..., 0], structures
+        )
+        ids[k : k + 1, ..., 0] = np.where(labels > 0, labels + offset, 0)
+        offset = int(ids[: k + 1].max())
+    return ids
+
+
+@dataclass
+class InpaintResult:
+    """What :func:`inpaint_volume` returns.
+
+    Attributes
+    ----------
+    volume : Volume
+        The input with the masked cells filled (Phases, EulerAngles, IPFColors) and
+        FeatureIds re-segmented.
+    continuity : float
+        Mean |difference| of adjacent slices inside the filled region divided by the same
+        outside it (1 means the filled region is as continuous as real data); NaN when
+        either region has no adjacent pairs.
+    """
+
+    volume: Volume
+    continuity: float
+
+
+def slice_continuity(images: np.ndarray, mask: np.ndarray) -> float:
+    """Adjacent-slice difference inside a mask divided by the same outside it.
+
+    Parameters
+    ----------
+    images : ndarray, shape (N, 4, H, W)
+        Encoded slices in order along the slicing axis.
+    mask : ndarray of bool, shape (N, H, W)
+
+    Returns
+    -------
+    float
+        ``mean |x[k+1] - x[k]|`` over pixels masked in both slices, divided by the same
+        over pixels unmasked in both; NaN if either set is empty.
+    """
+    diff = np.abs(images[1:] - images[:-1]).mean(1)
+    inside = mask[1:] & mask[:-1]
+    outside = ~mask[1:] & ~mask[:-1]
+    if not inside.any() or not outside.any():
+        return float("nan")
+    return float(diff[inside].mean() / max(diff[outside].mean(), 1e-12))
+
+
+def inpaint_volume(
+    volume: Volume,
+    mask: np.ndarray,
+    model: MicrostructureSD,
+    axis: str = "z",
+    mode: str = "consistent",
+    steps: int = 50,
+    jump_length: int = 10,
+    jump_n_sample: int = 3,
+    restart_fraction: float = 0.5,
+    seed: int = 0,
+    batch_size: int = 16,
+    periodic: bool = False,
+    progress: Progress | None = None,
+) -> InpaintResult:
+    """Fill the cells where ``mask`` is True (SD Inpaint), slice by slice.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (Z, Y, X) or (Z, Y, X, 1)
+        True where cells are unknown. An empty mask returns a copy; a full mask is
+        unconditional generation.
+    mode : {"consistent", "independent"}
+        ``independent`` inpaints every slice from pure noise. ``consistent`` goes through
+        the slices in order and starts each one from the previous slice's result,
+        re-noised to ``restart_fraction`` of the way through the schedule, so adjacent
+        slices agree (the volume stays continuous along ``axis``).
+    restart_fraction : float in (0, 1)
+        How far into the schedule a consistent slice starts (higher = closer to its
+        neighbour).
+
+    Returns
+    -------
+    InpaintResult
+    """
+    axis = check_axis(axis)
+    if mode not in INPAINT_MODES:
+        raise InputError(f"unknown inpainting mode {mode!r}; use one of {INPAINT_MODES}")
+    if not 0 < restart_fraction < 1:
+        raise InputError(f"restart_fraction must lie in (0, 1), got {restart_fraction}")
+    mask = np.asarray(mask)
+    if mask.ndim == 4 and mask.shape[3] == 1:
+        mask = mask[..., 0]
+    if mask.shape != volume.shape:
+        raise InputError(
+            f"mask has shape {mask.shape}, but the volume's cells are (Z, Y, X) = {volume.shape}"
+        )
+    if mask.dtype != bool:
+        if mask.dtype.kind not in "iub" or (mask.size and (mask.min() < 0 or mask.max() > 1)):
+            raise InputError(f"mask must hold booleans or 0/1 integers, got dtype {mask.dtype}")
+        mask = mask.astype(bool)
+    images = volume_to_images(volume, axis, model.encoding)
+    slice_masks = np.ascontiguousarray(to_slices(mask[..., None], axis)[:, 0])
+    if not mask.any():
+        return InpaintResult(volume.replace(), slice_continuity(images, slice_masks))
+    callback = step_callback(progress, f"inpainting ({mode})")
+    if mode == "independent":
+        result = model.inpaint(
+            images,
+            slice_masks,
+            steps=steps,
+            jump_length=jump_length,
+            jump_n_sample=jump_n_sample,
+            seed=seed,
+            batch_size=batch_size,
+            periodic=periodic,
+            callback=callback,
+        )
+    else:
+        result = _inpaint_consistent(
+            model,
+            images,
+            slice_masks,
+            steps,
+            jump_length,
+            jump_n_sample,
+            restart_fraction,
+            seed,
+            periodic,
+            progress,
+        )
+    arrays = images_to_cell_arrays(result, volume.crystal_structures, axis, model.encoding)
+    filled = {
+        name: np.where(mask[..., None], arrays[name], volume.cell_data[name])
+        if name in volume.cell_data
+        else arrays[name]
+        for name in ("Phases", "EulerAngles", "IPFColors")
+    }
+    from ..orientations import segment_features
+
+    filled["FeatureIds"] = segment_features(
+        filled["EulerAngles"], filled["Phases"][..., 0], volume.crystal_structures
+    )[..., None].astype(np.int32)
+    return InpaintResult(with_cell_arrays(volume, filled), slice_continuity(result, slice_masks))
+
+
+def _inpaint_consistent(
+    model,
+    images,
+    masks,
+    steps,
+    jump_length,
+    jump_n_sample,
+    restart_fraction,
+    seed,
+    periodic,
+    progress,
+):
+    result = images.copy()
+    todo = np.flatnonzero(masks.reshape(len(masks), -1).any(1))
+    start_step = int(round(restart_fraction * steps))
+    previous = None
+    for done, k in enumerate(todo):
+        start = None
+        if previous is not None and previous == k - 1:
+            start = model.encode(result[k - 1 : k], periodic=periodic)
+        result[k : k + 1] = model.inpaint(
+            images[k : k + 1],
+            masks[k : k + 1],
+            steps=steps,
+            jump_length=jump_length,
+            jump_n_sample=jump_n_sample,
+            seed=seed + int(k),
+            periodic=periodic,
+            start_latents=start,
+            start_step=start_step if start is not None else None,
+        )
+        previous = k
+        if progress is not None and progress(done + 1, len(todo), "inpainting (consistent)"):
+            raise Cancelled("cancelled")
+    return result
