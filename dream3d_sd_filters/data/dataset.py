@@ -64,6 +64,7 @@ def sample_parameters(rng: np.random.Generator, ranges: ParameterRanges, box: in
     most 45% of the ``box`` edge (the builder refuses more than half).
     """
     from ..synth import SynthParams
+    from ..synth.params import MIN_MEAN_ESD_VOXELS
 
     grain_type = str(rng.choice(ranges.grain_types))
     symmetry = tuple(int(LAUE_IDS[str(rng.choice(ranges.symmetries))]) for _ in range(2))
@@ -78,17 +79,21 @@ def sample_parameters(rng: np.random.Generator, ranges: ParameterRanges, box: in
     elongation = 1.0 / (b_over_a * c_over_a) ** (1.0 / 3.0)  # longest axis / ESD
     mu_high = min(ranges.mu[1], float(np.log(0.45 * box / elongation)) - 0.5 * sigma**2)
     mu_low = min(ranges.mu[0], mu_high)
+    mu = float(rng.uniform(mu_low, mu_high))
+    # Recrystallized grains must stay resolvable: at least 1.2x the builder's minimum ESD.
+    mean_esd = float(np.exp(mu + 0.5 * sigma**2))
+    rex_size_ratio = min(1.0, max(float(rng.uniform(*ranges.rex_size_ratio)), 1.2 * MIN_MEAN_ESD_VOXELS / mean_esd))
     return SynthParams(
         grain_type=grain_type,
         crystal_structures=symmetry,
         phase2_fraction=float(rng.uniform(*ranges.phase2_fraction)),
-        mu=float(rng.uniform(mu_low, mu_high)),
+        mu=mu,
         sigma=sigma,
         b_over_a=b_over_a,
         c_over_a=c_over_a,
         texture=texture,
         recrystallized_fraction=float(rng.uniform(*ranges.recrystallized_fraction)),
-        rex_size_ratio=float(rng.uniform(*ranges.rex_size_ratio)),
+        rex_size_ratio=rex_size_ratio,
     )
 
 

@@ -24,6 +24,7 @@ from .common import (
     resume_latest,
     save_checkpoint,
     save_grid,
+    step_generator,
 )
 from .config import TrainConfig
 from .losses import (
@@ -76,10 +77,10 @@ class AutoencoderStep(torch.nn.Module):
         self.vae = vae
 
     def forward(
-        self, images: torch.Tensor, sample: bool = True
+        self, images: torch.Tensor, sample: bool = True, generator: torch.Generator | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         posterior = self.vae.encode(images).latent_dist
-        latents = posterior.sample() if sample else posterior.mean
+        latents = posterior.sample(generator) if sample else posterior.mean
         recon = self.vae.decode(latents).sample
         return recon, posterior.mean, posterior.logvar
 
@@ -163,9 +164,6 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
         unit="step",
         disable=not (progress and accelerator.is_main_process),
     )
-    augment_rng = torch.Generator().manual_seed(
-        run.seed * 1000003 + step * 7919 + accelerator.process_index
-    )
     terms: dict[str, float] = {}
     while step < optim.max_steps:
         with accelerator.accumulate(vae):
@@ -173,10 +171,14 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
                 len(images), optim.batch_size, run.seed, step, accelerator.process_index
             )
             batch = images[idx].float()
+            # Randomness is seeded per step, so a resumed run repeats an uninterrupted one.
+            generator = step_generator(run.seed, step, accelerator.process_index)
             if config.data.augment:
-                batch = augment(batch, augment_rng)
+                batch = augment(batch, generator)
             batch = batch.to(accelerator.device)
-            recon, mean, logvar = vae(batch, sample=step >= loss_cfg.deterministic_steps)
+            recon, mean, logvar = vae(
+                batch, sample=step >= loss_cfg.deterministic_steps, generator=generator
+            )
             rec = reconstruction_loss(
                 batch, recon, weights, loss_cfg.l1, loss_cfg.mse, loss_cfg.gradient
             )
@@ -223,7 +225,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
                 {
                     "step": step,
                     "lr": schedule.get_last_lr()[0],
-                    "loss": float(total),
+                    "loss": total.item(),
                     **terms,
                     "images_per_s": rate.rate(),
                 }

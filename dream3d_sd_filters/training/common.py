@@ -39,6 +39,13 @@ def batch_indices(n_items: int, batch_size: int, seed: int, step: int, rank: int
     return rng.choice(n_items, size=batch_size, replace=n_items < batch_size)
 
 
+def step_generator(seed: int, step: int, rank: int) -> torch.Generator:
+    """A torch generator for one training step, a pure function of (seed, step, rank)."""
+    return torch.Generator().manual_seed(
+        int(np.random.SeedSequence([seed, step, rank]).generate_state(1)[0])
+    )
+
+
 def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     """Random circular shift and dihedral flip of a batch, the same for every channel.
 

@@ -26,6 +26,7 @@ from .common import (
     resume_latest,
     save_checkpoint,
     save_grid,
+    step_generator,
 )
 from .config import TrainConfig
 
@@ -170,9 +171,7 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
             idx = batch_indices(
                 len(latents), optim.batch_size, run.seed, step, accelerator.process_index
             )
-            gen = torch.Generator().manual_seed(
-                run.seed * 1000003 + step * 31 + accelerator.process_index
-            )
+            gen = step_generator(run.seed, step, accelerator.process_index)
             stats = latents[idx].float()
             z = (
                 stats[:, 0] + stats[:, 1] * torch.randn(stats[:, 0].shape, generator=gen)

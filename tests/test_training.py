@@ -1,0 +1,212 @@
+"""`sd-train vae` / `sd-train ldm` on a tiny dataset: checkpoints, resume, cards, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+from click.testing import CliRunner
+from safetensors.torch import load_file
+
+from dream3d_sd_filters.cli.train import main as sd_train
+from dream3d_sd_filters.data.dataset import make_dataset
+
+# A 24-pixel dataset and models small enough for a few CPU steps.
+VAE_SETTINGS = [
+    "data.image_size=24",
+    "model.block_out_channels=[32, 32, 32]",
+    "optim.batch_size=4",
+    "optim.warmup_steps=2",
+    "run.eval_every=2",
+    "run.sample_every=2",
+    "run.checkpoint_every=2",
+    "run.eval_images=8",
+    "run.log_every=1",
+    "loss.deterministic_steps=1",
+    "loss.perceptual_start=2",
+    "loss.adversarial_start=3",
+]
+LDM_SETTINGS = [
+    "data.image_size=24",
+    "model.sample_size=6",
+    "model.block_out_channels=[32, 32]",
+    "model.attention_levels=[false, true]",
+    "model.layers_per_block=1",
+    "optim.batch_size=4",
+    "optim.warmup_steps=1",
+    "run.sample_every=3",
+    "run.checkpoint_every=2",
+    "run.log_every=1",
+]
+
+
+def _args(settings: list[str]) -> list[str]:
+    return [part for s in settings for part in ("--set", s)]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(
+        tmp_path_factory.mktemp("data") / "ds",
+        n_volumes=6,
+        image_size=24,
+        axes="z",
+        slice_stride=3,
+        workers=1,
+        progress=False,
+    )
+
+
+def _train(kind: str, run_dir, dataset, settings, extra=(), resume=False):
+    args = [
+        kind,
+        "tiny",
+        "--quiet",
+        *_args([*settings, f"data.dataset={dataset}", f"run.output_dir={run_dir}", *extra]),
+    ]
+    if resume:
+        args.append("--resume")
+    return CliRunner().invoke(sd_train, args, catch_exceptions=False)
+
+
+@pytest.mark.slow
+def test_autoencoder_then_diffusion(dataset, tmp_path):
+    vae_dir = tmp_path / "vae"
+    result = _train("vae", vae_dir, dataset, VAE_SETTINGS, ["optim.max_steps=4"])
+    assert result.exit_code == 0, result.output
+    final = vae_dir / "final"
+    card = json.loads((final / "model_card.json").read_text())
+    assert card["model"] == "autoencoder" and card["orientation_encoding"] == "euler"
+    assert card["steps"] == 4 and card["scaling_factor"] > 0
+    assert card["padding"] == "circular" and card["training_data"]["image_size"] == 24
+    assert set(card["metrics"]["validation"]) == {"psnr_phase", "psnr_orientation"}
+    assert (final / "diffusion_pytorch_model.safetensors").exists()
+    assert sorted(p.name for p in (vae_dir / "samples").iterdir()) == [
+        "step-0000002.png",
+        "step-0000004.png",
+    ]
+    log = (vae_dir / "log.csv").read_text()
+    assert "perceptual" in log and "gan_d" in log and "psnr_phase" in log
+
+    ldm_dir = tmp_path / "ldm"
+    result = _train(
+        "ldm", ldm_dir, dataset, LDM_SETTINGS, ["optim.max_steps=3", f"latent.autoencoder={final}"]
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((ldm_dir / "final" / "model_card.json").read_text())
+    assert card["model"] == "latent_diffusion" and card["autoencoder"] == str(final)
+    assert (ldm_dir / "final" / "unet" / "config.json").exists()
+    assert (ldm_dir / "final" / "scheduler" / "scheduler_config.json").exists()
+    assert list((ldm_dir / "cache").glob("latents-train-*.pt"))
+
+
+@pytest.mark.slow
+def test_resumed_run_matches_uninterrupted_run(dataset, tmp_path):
+    base = [*VAE_SETTINGS, "loss.perceptual=0", "loss.adversarial=0"]
+    assert _train("vae", tmp_path / "straight", dataset, base, ["optim.max_steps=4"]).exit_code == 0
+    assert _train("vae", tmp_path / "split", dataset, base, ["optim.max_steps=2"]).exit_code == 0
+    result = _train("vae", tmp_path / "split", dataset, base, ["optim.max_steps=4"], resume=True)
+    assert result.exit_code == 0, result.output
+    a = load_file(tmp_path / "straight" / "final" / "diffusion_pytorch_model.safetensors")
+    b = load_file(tmp_path / "split" / "final" / "diffusion_pytorch_model.safetensors")
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
+
+
+def test_errors_are_one_line(dataset, tmp_path):
+    runner = CliRunner()
+    bad = runner.invoke(
+        sd_train,
+        [
+            "vae",
+            "tiny",
+            *_args(
+                [
+                    f"data.dataset={dataset}",
+                    "data.image_size=32",
+                    f"run.output_dir={tmp_path / 'x'}",
+                ]
+            ),
+        ],
+    )
+    assert bad.exit_code == 2
+    assert "has images of shape (4, 24, 24)" in bad.output and "expects (4, 32, 32)" in bad.output
+    bad = runner.invoke(
+        sd_train,
+        ["ldm", "tiny", *_args([f"data.dataset={dataset}", f"latent.autoencoder={tmp_path}"])],
+    )
+    assert bad.exit_code == 2 and "is not a dream3d-sd-filters checkpoint" in bad.output
+    bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "optim.batchsize=3"])
+    assert bad.exit_code == 2 and "unknown key(s) batchsize in [optim]" in bad.output
+
+
+@pytest.mark.slow
+def test_corrupt_autoencoder_weights_are_named(dataset, tmp_path):
+    assert (
+        _train("vae", tmp_path / "vae", dataset, VAE_SETTINGS, ["optim.max_steps=1"]).exit_code == 0
+    )
+    broken = tmp_path / "broken"
+    shutil.copytree(tmp_path / "vae" / "final", broken)
+    (broken / "diffusion_pytorch_model.safetensors").write_bytes(b"not a safetensors file")
+    result = CliRunner().invoke(
+        sd_train,
+        [
+            "ldm",
+            "tiny",
+            *_args(
+                [
+                    *LDM_SETTINGS,
+                    f"data.dataset={dataset}",
+                    f"latent.autoencoder={broken}",
+                    f"run.output_dir={tmp_path / 'ldm'}",
+                ]
+            ),
+        ],
+    )
+    assert result.exit_code == 2 and "cannot load the autoencoder" in result.output
+
+
+@pytest.mark.slow
+def test_accelerate_launch_two_cpu_processes(dataset, tmp_path):
+    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
+    settings = [
+        *VAE_SETTINGS,
+        "loss.perceptual=0",
+        "loss.adversarial=0",
+        "optim.max_steps=2",
+        f"data.dataset={dataset}",
+        f"run.output_dir={tmp_path / 'ddp'}",
+    ]
+    completed = subprocess.run(
+        [
+            accelerate,
+            "launch",
+            "--cpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "-m",
+            "dream3d_sd_filters.cli.train",
+            "vae",
+            "tiny",
+            "--quiet",
+            *_args(settings),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert (tmp_path / "ddp" / "final" / "model_card.json").exists()
+    assert (tmp_path / "ddp" / "checkpoints" / "step-0000002").is_dir()
