@@ -230,7 +230,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
                     "images_per_s": rate.rate(),
                 }
             )
-            bar.set_postfix(loss=f"{float(total):.4f}")
+            bar.set_postfix(loss=f"{total.item():.4f}")
         if step % run.eval_every == 0 or step == optim.max_steps:
             ema.store(raw_vae.parameters())
             ema.copy_to(raw_vae.parameters())

@@ -197,18 +197,18 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
         step += 1
         rate.add(optim.batch_size * accelerator.num_processes * optim.gradient_accumulation)
         bar.update()
-        if not math.isfinite(float(loss)):
-            raise FloatingPointError(f"diffusion loss became {float(loss)} at step {step}")
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"diffusion loss became {loss.item()} at step {step}")
         if accelerator.is_main_process and step % run.log_every == 0:
             log.write(
                 {
                     "step": step,
                     "lr": schedule.get_last_lr()[0],
-                    "loss": float(loss),
+                    "loss": loss.item(),
                     "images_per_s": rate.rate(),
                 }
             )
-            bar.set_postfix(loss=f"{float(loss):.4f}")
+            bar.set_postfix(loss=f"{loss.item():.4f}")
         if accelerator.is_main_process and (
             step % run.sample_every == 0 or step == optim.max_steps
         ):
