@@ -105,3 +105,39 @@ ldm = _train_command(
     the autoencoder checkpoint folder.
     """,
 )
+
+
+@click.command("bundle")
+@click.option(
+    "--autoencoder",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="final/ folder of `sd-train vae`.",
+)
+@click.option(
+    "--diffusion",
+    required=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="final/ folder of `sd-train ldm`.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Pipeline folder to write, e.g. dream3d_sd_filters/weights/default.",
+)
+@click.option("--fp32", is_flag=True, help="Keep fp32 weights (default: fp16, as bundled).")
+def bundle(autoencoder, diffusion, output, fp32):
+    """Assemble trained checkpoints into a pipeline folder that `--model` accepts.
+
+    The bundled default model is made with this command; all bundled weights together must
+    stay within 40 MB.
+    """
+    from ..training.bundle import WEIGHTS_BUDGET_MB, bundle_pipeline, weights_size_mb
+
+    out = bundle_pipeline(autoencoder, diffusion, output, half=not fp32)
+    size = weights_size_mb(out)
+    click.echo(
+        f"pipeline written to {out} ({size:.1f} MB of weights; budget {WEIGHTS_BUDGET_MB:.0f} MB for all bundled)"
+    )

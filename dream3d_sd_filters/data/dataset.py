@@ -150,7 +150,7 @@ def _build_shard(job: tuple) -> int:
     rng = np.random.default_rng(_volume_seed(settings["seed"], volume_id))
     size = settings["image_size"]
     params = sample_parameters(rng, ranges, size)
-    volume = build_microstructure(params, dims=(size, size, size), seed=rng)
+    volume = build_microstructure(params, dims=(size, size, size), seed=rng, workers=1)
     images, axis, index = slice_volume_images(
         volume, settings["encoding"], settings["axes"], settings["slice_stride"]
     )

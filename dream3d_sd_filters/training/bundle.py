@@ -1,0 +1,83 @@
+"""Assemble trained checkpoints into a pipeline folder (``sd-train bundle``).
+
+The bundled default model, ``dream3d_sd_filters/weights/default``, is such a folder with
+fp16 weights; all bundled weights together must stay within :data:`WEIGHTS_BUDGET_MB`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import InputError
+from ..models.card import read_model_card
+
+WEIGHTS_BUDGET_MB = 40.0
+
+
+def bundle_pipeline(
+    autoencoder: str | os.PathLike,
+    diffusion: str | os.PathLike,
+    output: str | os.PathLike,
+    half: bool = True,
+    metrics: dict | None = None,
+) -> Path:
+    """Combine an autoencoder folder and a diffusion folder into one pipeline folder.
+
+    Parameters
+    ----------
+    autoencoder : path-like
+        ``final/`` folder of ``sd-train vae``.
+    diffusion : path-like
+        ``final/`` folder of ``sd-train ldm`` trained on that autoencoder's latents.
+    output : path-like
+        The pipeline folder to write (replaced atomically).
+    half : bool
+        Store fp16 weights.
+    metrics : dict, optional
+        Measured quality to record in the model card.
+
+    Returns
+    -------
+    Path
+    """
+    from diffusers import DDPMScheduler, UNet2DConditionModel
+
+    from ..pipelines.microstructure_sd import MicrostructureSD
+    from .diffusion import load_autoencoder
+
+    vae, vae_card = load_autoencoder(autoencoder)
+    ldm_card = read_model_card(diffusion)
+    if ldm_card.get("model") != "latent_diffusion":
+        raise InputError(
+            f"{str(diffusion)!r} holds a {ldm_card.get('model')!r} model, not a latent diffusion model"
+        )
+    if Path(ldm_card["autoencoder"]).resolve() != Path(autoencoder).resolve():
+        raise InputError(
+            f"the diffusion model in {str(diffusion)!r} was trained on the latents of "
+            f"{ldm_card['autoencoder']!r}, not {str(autoencoder)!r}"
+        )
+    unet = UNet2DConditionModel.from_pretrained(Path(diffusion) / "unet")
+    scheduler = DDPMScheduler.from_pretrained(Path(diffusion) / "scheduler")
+    card = {
+        "model": "pipeline",
+        "orientation_encoding": vae_card["orientation_encoding"],
+        "image_size": vae_card["image_size"],
+        "padding": vae_card.get("padding", "circular"),
+        "scaling_factor": vae_card["scaling_factor"],
+        "trained": True,
+        "autoencoder": {
+            k: vae_card[k] for k in ("steps", "metrics", "training_data", "config") if k in vae_card
+        },
+        "diffusion": {
+            k: ldm_card[k] for k in ("steps", "metrics", "training_data", "config") if k in ldm_card
+        },
+        "metrics": metrics or {},
+    }
+    pipeline = MicrostructureSD(vae, unet, dict(scheduler.config), card)
+    return pipeline.save_pretrained(output, half=half)
+
+
+def weights_size_mb(folder: str | os.PathLike) -> float:
+    """Total size of the ``*.safetensors`` files under ``folder``, in MB."""
+    return sum(p.stat().st_size for p in Path(folder).rglob("*.safetensors")) / 2**20
