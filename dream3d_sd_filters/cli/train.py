@@ -10,6 +10,7 @@ _COMMANDS: dict[str, str] = {
     "make-dataset": "dream3d_sd_filters.cli.training:make_dataset_command",
     "vae": "dream3d_sd_filters.cli.training:vae",
     "ldm": "dream3d_sd_filters.cli.training:ldm",
+    "controlnet": "dream3d_sd_filters.cli.training:controlnet",
     "bundle": "dream3d_sd_filters.cli.training:bundle",
 }
 

@@ -88,6 +88,35 @@ def _train_command(kind: str, help_text: str):
     return command
 
 
+@click.command("controlnet")
+@click.argument("config")
+@click.option(
+    "--task",
+    type=click.Choice(["orientation", "property"]),
+    default=None,
+    help="orientation: condition on the phase map; property: on target properties "
+    "(needs `sd-train label`). Overrides [control] task.",
+)
+@click.option("--set", "overrides", multiple=True, help=_SET_HELP)
+@click.option("--resume", is_flag=True, help="Continue the run from its latest checkpoint.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def controlnet(config, task, overrides, resume, quiet):
+    """Train a ControlNet on the frozen diffusion model.
+
+    CONFIG is a TOML file or the preset `tiny`. With --task orientation the ControlNet learns
+    grain orientations that fit a given phase map; with --task property it learns to generate
+    microstructures with given property values (e.g. coercivity). Classifier-free guidance
+    comes from dropping the condition for 10% of the training samples.
+    """
+    from ..training.config import load_config
+    from ..training.controlnet import train_controlnet
+
+    extra = (f"control.task={task}",) if task else ()
+    cfg = load_config(config, "controlnet", (*overrides, *extra))
+    final = train_controlnet(cfg, resume=resume, progress=not quiet)
+    click.echo(f"final checkpoint: {final}")
+
+
 vae = _train_command(
     "vae",
     """Train the 4-channel KL autoencoder.
@@ -127,16 +156,30 @@ ldm = _train_command(
     type=click.Path(file_okay=False),
     help="Pipeline folder to write, e.g. dream3d_sd_filters/weights/default.",
 )
+@click.option(
+    "--controlnet",
+    "controlnets",
+    multiple=True,
+    metavar="TASK=FOLDER",
+    help="final/ folder of `sd-train controlnet`, e.g. orientation=runs/controlnet-orientation-tiny/final.",
+)
 @click.option("--fp32", is_flag=True, help="Keep fp32 weights (default: fp16, as bundled).")
-def bundle(autoencoder, diffusion, output, fp32):
+def bundle(autoencoder, diffusion, output, controlnets, fp32):
     """Assemble trained checkpoints into a pipeline folder that `--model` accepts.
 
     The bundled default model is made with this command; all bundled weights together must
     stay within 40 MB.
     """
+    from ..errors import InputError
     from ..training.bundle import WEIGHTS_BUDGET_MB, bundle_pipeline, weights_size_mb
 
-    out = bundle_pipeline(autoencoder, diffusion, output, half=not fp32)
+    tasks = {}
+    for item in controlnets:
+        task, sep, folder = item.partition("=")
+        if not sep:
+            raise InputError(f"--controlnet expects TASK=FOLDER, got {item!r}")
+        tasks[task] = folder
+    out = bundle_pipeline(autoencoder, diffusion, output, controlnets=tasks, half=not fp32)
     size = weights_size_mb(out)
     click.echo(
         f"pipeline written to {out} ({size:.1f} MB of weights; budget {WEIGHTS_BUDGET_MB:.0f} MB for all bundled)"

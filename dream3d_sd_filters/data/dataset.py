@@ -82,7 +82,9 @@ def sample_parameters(rng: np.random.Generator, ranges: ParameterRanges, box: in
     mu = float(rng.uniform(mu_low, mu_high))
     # Recrystallized grains must stay resolvable: at least 1.2x the builder's minimum ESD.
     mean_esd = float(np.exp(mu + 0.5 * sigma**2))
-    rex_size_ratio = min(1.0, max(float(rng.uniform(*ranges.rex_size_ratio)), 1.2 * MIN_MEAN_ESD_VOXELS / mean_esd))
+    rex_size_ratio = min(
+        1.0, max(float(rng.uniform(*ranges.rex_size_ratio)), 1.2 * MIN_MEAN_ESD_VOXELS / mean_esd)
+    )
     return SynthParams(
         grain_type=grain_type,
         crystal_structures=symmetry,
@@ -317,13 +319,26 @@ class ImageSet:
     crystal_structures : ndarray, shape (N, 3), uint32
         Laue ids of (phase 0, phase 1, phase 2) for each image.
     volume_ids : ndarray, shape (N,), int32
+    rows : ndarray, shape (N,), int32
+        Row of each image in its volume's shard; (volume_id, row) names an image.
     encoding : str
     """
 
     images: np.ndarray
     crystal_structures: np.ndarray
     volume_ids: np.ndarray
+    rows: np.ndarray
     encoding: str
+
+    def subset(self, keep: np.ndarray) -> ImageSet:
+        """The images at indices ``keep``."""
+        return ImageSet(
+            self.images[keep],
+            self.crystal_structures[keep],
+            self.volume_ids[keep],
+            self.rows[keep],
+            self.encoding,
+        )
 
     def __len__(self) -> int:
         return len(self.images)
@@ -358,7 +373,7 @@ def load_split(
     if split not in SPLITS:
         raise InputError(f"unknown split {split!r}; use one of {SPLITS}")
     settings = json.loads(manifest.read_text())
-    images, structures, volume_ids = [], [], []
+    images, structures, volume_ids, rows = [], [], [], []
     for shard in sorted((root / "shards").glob("volume_*.h5")):
         try:
             with h5py.File(shard, "r") as f:
@@ -368,6 +383,7 @@ def load_split(
                 images.append(block)
                 structures.append(np.repeat(f.attrs["crystal_structures"][None, :], len(block), 0))
                 volume_ids.append(np.full(len(block), int(f.attrs["volume_id"]), dtype=np.int32))
+                rows.append(np.arange(len(block), dtype=np.int32))
         except OSError as error:
             raise InputError(f"cannot read dataset shard {shard}: {error}") from None
     if not images:
@@ -376,11 +392,11 @@ def load_split(
         images=np.concatenate(images),
         crystal_structures=np.concatenate(structures).astype(np.uint32),
         volume_ids=np.concatenate(volume_ids),
+        rows=np.concatenate(rows),
         encoding=settings["encoding"],
     )
     if 0 < max_images < len(out):
-        keep = np.sort(np.random.default_rng(seed).choice(len(out), max_images, replace=False))
-        out = ImageSet(
-            out.images[keep], out.crystal_structures[keep], out.volume_ids[keep], out.encoding
+        out = out.subset(
+            np.sort(np.random.default_rng(seed).choice(len(out), max_images, replace=False))
         )
     return out

@@ -180,6 +180,9 @@ def encode_voxels(
     rows = np.concatenate([phases.reshape(-1, 1).astype(np.float64), euler.reshape(-1, 3)], axis=1)
     unique, inverse = np.unique(rows, axis=0, return_inverse=True)
     table = encode_images(
-        unique[None, None, :, 0].astype(np.int32), unique[None, None, :, 1:], crystal_structures, encoding
+        unique[None, None, :, 0].astype(np.int32),
+        unique[None, None, :, 1:],
+        crystal_structures,
+        encoding,
     )[0, :, 0, :].T
     return table[inverse.reshape(-1)].reshape(*phases.shape, 4)

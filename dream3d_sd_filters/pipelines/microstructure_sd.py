@@ -81,13 +81,30 @@ class MicrostructureSD:
         Model card (orientation encoding, scaling factor, image size, ...).
     device : str
         Torch device, e.g. "cpu" or "cuda".
+    controlnets : dict, optional
+        ``{"orientation": ControlNetModel, "property": ControlNetModel}``; each must be
+        described under ``card["controlnets"]``.
     """
 
     def __init__(
-        self, vae, unet, scheduler_config: dict[str, Any], card: dict[str, Any], device: str = "cpu"
+        self,
+        vae,
+        unet,
+        scheduler_config: dict[str, Any],
+        card: dict[str, Any],
+        device: str = "cpu",
+        controlnets: dict[str, Any] | None = None,
     ):
         self.vae = vae.eval().requires_grad_(False).to(device)
-        self.unet = unet.eval().requires_grad_(False).to(device) if unet is not None else None
+        self.unet = unet.eval().requires_grad_(False).to(device)
+        self.controlnets = {
+            k: c.eval().requires_grad_(False).to(device) for k, c in (controlnets or {}).items()
+        }
+        missing = sorted(set(self.controlnets) - set(card.get("controlnets", {})))
+        if missing:
+            raise InputError(
+                f"the model card does not describe the ControlNet(s) {', '.join(missing)}"
+            )
         self.scheduler_config = dict(scheduler_config)
         self.card = card
         self.device = torch.device(device)
@@ -146,7 +163,7 @@ class MicrostructureSD:
         InputError
             If the folder is not a pipeline, or its weights are corrupt.
         """
-        from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
+        from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
 
         folder = resolve_pretrained(name_or_path)
         card = read_model_card(folder)
@@ -170,7 +187,18 @@ class MicrostructureSD:
         padding = card.get("padding", "circular")
         set_padding_mode(vae, padding)
         set_padding_mode(unet, padding)
-        return cls(vae, unet, dict(scheduler.config), card, device=device)
+        controlnets = {}
+        for task in card.get("controlnets", {}):
+            try:
+                controlnets[task] = ControlNetModel.from_pretrained(
+                    folder / f"controlnet-{task}", torch_dtype=torch.float32
+                )
+            except (OSError, ValueError, RuntimeError) as error:
+                raise InputError(
+                    f"cannot load the {task} ControlNet in {str(folder)!r}: {' '.join(str(error).split())}"
+                ) from None
+            set_padding_mode(controlnets[task], padding)
+        return cls(vae, unet, dict(scheduler.config), card, device=device, controlnets=controlnets)
 
     def save_pretrained(self, folder: str | os.PathLike, half: bool = False) -> Path:
         """Write the pipeline folder (optionally with fp16 weights); atomic."""
@@ -184,7 +212,9 @@ class MicrostructureSD:
         verbosity = diffusers_logging.get_verbosity()
         diffusers_logging.set_verbosity_error()  # casting a copy for storage is intended
         try:
-            for name, model in (("vae", self.vae), ("unet", self.unet)):
+            models = {"vae": self.vae, "unet": self.unet}
+            models.update({f"controlnet-{task}": c for task, c in self.controlnets.items()})
+            for name, model in models.items():
                 copy.deepcopy(model).to("cpu", dtype).save_pretrained(tmp / name)
         finally:
             diffusers_logging.set_verbosity(verbosity)
@@ -318,9 +348,11 @@ class MicrostructureSD:
         seed: int = 0,
         batch_size: int = 16,
         periodic: bool = True,
+        target: dict[str, float] | None = None,
+        guidance_scale: float = 2.0,
         callback: ProgressCallback | None = None,
     ) -> np.ndarray:
-        """Unconditional samples, shape (n, 4, H, W).
+        """Samples, unconditional or with target properties, shape (n, 4, H, W).
 
         Parameters
         ----------
@@ -337,6 +369,11 @@ class MicrostructureSD:
         batch_size : int
         periodic : bool
             Circular padding (the result tiles seamlessly); otherwise reflecting borders.
+        target : dict, optional
+            Property values in the units of the model card, e.g. ``{"coercivity": 2.0}``
+            (tesla); needs the bundled property ControlNet.
+        guidance_scale : float
+            Classifier-free guidance weight of the target (1 = plain conditioning).
         callback : callable, optional
             ``callback(done, total)`` after each step; returning True cancels.
         """
@@ -344,7 +381,133 @@ class MicrostructureSD:
             raise InputError(f"n must be >= 1, got {n}")
         height, width = (size, size) if isinstance(size, int) else (size or (self.image_size,) * 2)
         self._check_size(height, width)
+        condition = None
+        if target is not None:
+            vector = torch.from_numpy(self.normalize_target(target))
+            condition = ("property", lambda start, count: vector.expand(count, -1))
+        return self._sample(
+            n,
+            height,
+            width,
+            sampler,
+            steps,
+            seed,
+            batch_size,
+            periodic,
+            condition,
+            guidance_scale,
+            callback,
+        )
+
+    @torch.no_grad()
+    def predict_orientations(
+        self,
+        phase_maps: np.ndarray,
+        *,
+        sampler: str = "dpmsolver++",
+        steps: int = 25,
+        seed: int = 0,
+        batch_size: int = 16,
+        periodic: bool = True,
+        guidance_scale: float = 1.5,
+        callback: ProgressCallback | None = None,
+    ) -> np.ndarray:
+        """Microstructures whose grains fit given phase maps (the orientation ControlNet).
+
+        Parameters
+        ----------
+        phase_maps : ndarray, shape (N, H, W), integer
+            Phase ids, 1 or 2.
+
+        Returns
+        -------
+        ndarray, shape (N, 4, H, W)
+            Generated images; channel 0 is the model's own phase channel, which follows
+            the given map but is not forced to equal it.
+        """
+        phase_maps = np.asarray(phase_maps)
+        if phase_maps.ndim != 3:
+            raise InputError(f"phase maps must have shape (N, H, W), got {phase_maps.shape}")
+        values = np.unique(phase_maps)
+        if phase_maps.dtype.kind not in "iub" or not set(values.tolist()) <= {1, 2}:
+            shown = ", ".join(str(v) for v in values[:6])
+            raise InputError(
+                f"a phase map must hold the integers 1 and 2 only (two phases); found {shown}"
+                + (" ..." if len(values) > 6 else "")
+            )
+        maps = torch.from_numpy(np.where(phase_maps == 2, 1.0, -1.0).astype(np.float32))
+        _, height, width = phase_maps.shape
+        self._check_size(height, width)
+        condition = ("orientation", lambda start, count: maps[start : start + count])
+        return self._sample(
+            len(maps),
+            height,
+            width,
+            sampler,
+            steps,
+            seed,
+            batch_size,
+            periodic,
+            condition,
+            guidance_scale,
+            callback,
+        )
+
+    def normalize_target(self, target: dict[str, float]) -> np.ndarray:
+        """Target properties as the property ControlNet's normalised vector, shape (k,).
+
+        Values outside the trained range only warn: the model extrapolates poorly there.
+        """
+        import warnings
+
+        info = self._controlnet_info("property")
+        names = info["properties"]
+        unknown = sorted(set(target) - set(names))
+        missing = [p for p in names if p not in target]
+        if unknown or missing:
+            raise InputError(
+                f"the property model is conditioned on {', '.join(names)}; got {', '.join(sorted(target)) or 'none'}"
+            )
+        out = []
+        for name in names:
+            low, high = info["property_range"][name]
+            if not low <= target[name] <= high:
+                warnings.warn(
+                    f"target {name}={target[name]:g} lies outside the trained range [{low:g}, {high:g}]; "
+                    "generating anyway",
+                    stacklevel=3,
+                )
+            mean, std = info["property_normalization"][name]
+            out.append((target[name] - mean) / std)
+        return np.asarray(out, dtype=np.float32)
+
+    def _controlnet_info(self, task: str) -> dict[str, Any]:
+        if task not in self.controlnets:
+            have = ", ".join(self.controlnets) or "none"
+            raise InputError(f"this model has no {task} ControlNet (it has: {have})")
+        return self.card["controlnets"][task]
+
+    def _sample(
+        self,
+        n,
+        height,
+        width,
+        sampler,
+        steps,
+        seed,
+        batch_size,
+        periodic,
+        condition,
+        guidance_scale,
+        callback,
+    ):
+        from ..models.controlnet import make_condition
+
         self._padding(periodic)
+        controlnet = None
+        if condition is not None:
+            self._controlnet_info(condition[0])
+            controlnet = self.controlnets[condition[0]]
         shape = (
             self.unet.config.in_channels,
             height // self.downsampling,
@@ -363,18 +526,44 @@ class MicrostructureSD:
                     for i in range(count)
                 ]
             ).to(self.device)
+            if controlnet is not None:
+                cond = make_condition(condition[0], condition[1](start, count), height, width).to(
+                    self.device
+                )
+                both = torch.cat([torch.zeros_like(cond), cond])
             scheduler = self.make_scheduler(sampler, steps)
             x = x * scheduler.init_noise_sigma
             noise_gen = torch.Generator().manual_seed(seed * 7919 + start)
             for t in scheduler.timesteps:
-                eps = self._eps(scheduler.scale_model_input(x, t), t)
+                model_input = scheduler.scale_model_input(x, t)
+                if controlnet is None:
+                    eps = self._eps(model_input, t)
+                else:
+                    eps_null, eps_cond = self._controlled_eps(
+                        torch.cat([model_input] * 2), t, controlnet, both
+                    ).chunk(2)
+                    eps = eps_null + guidance_scale * (eps_cond - eps_null)
                 kwargs = {"generator": noise_gen} if sampler == "ddpm" else {}
                 x = scheduler.step(eps, t, x, **kwargs).prev_sample
                 done += 1
                 if callback is not None and callback(done, total):
-                    raise Cancelled("generation cancelled")
+                    raise Cancelled("sampling cancelled")
             out.append(self.decode(x, periodic=periodic))
         return np.concatenate(out)
+
+    def _controlled_eps(self, x, t, controlnet, condition):
+        t = torch.as_tensor(t, device=self.device)
+        context = null_context(self.unet, len(x), self.device)
+        down, mid = controlnet(
+            x, t, encoder_hidden_states=context, controlnet_cond=condition, return_dict=False
+        )
+        return self.unet(
+            x,
+            t,
+            encoder_hidden_states=context,
+            down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
+        ).sample
 
     def _ddim_denoise(
         self, x: torch.Tensor, t_from: int, steps: int, callback: Callable[[], None] | None = None

@@ -19,6 +19,7 @@ def bundle_pipeline(
     autoencoder: str | os.PathLike,
     diffusion: str | os.PathLike,
     output: str | os.PathLike,
+    controlnets: dict[str, str | os.PathLike] | None = None,
     half: bool = True,
     metrics: dict | None = None,
 ) -> Path:
@@ -32,6 +33,8 @@ def bundle_pipeline(
         ``final/`` folder of ``sd-train ldm`` trained on that autoencoder's latents.
     output : path-like
         The pipeline folder to write (replaced atomically).
+    controlnets : dict, optional
+        ``{task: final/ folder of sd-train controlnet}``, attached to this diffusion model.
     half : bool
         Store fp16 weights.
     metrics : dict, optional
@@ -41,7 +44,7 @@ def bundle_pipeline(
     -------
     Path
     """
-    from diffusers import DDPMScheduler, UNet2DConditionModel
+    from diffusers import ControlNetModel, DDPMScheduler, UNet2DConditionModel
 
     from ..pipelines.microstructure_sd import MicrostructureSD
     from .diffusion import load_autoencoder
@@ -74,7 +77,28 @@ def bundle_pipeline(
         },
         "metrics": metrics or {},
     }
-    pipeline = MicrostructureSD(vae, unet, dict(scheduler.config), card)
+    loaded = {}
+    card["controlnets"] = {}
+    for task, folder in (controlnets or {}).items():
+        control_card = read_model_card(folder)
+        if control_card.get("model") != "controlnet" or control_card.get("task") != task:
+            raise InputError(f"{str(folder)!r} does not hold a {task} ControlNet")
+        if Path(control_card["base"]).resolve() != Path(diffusion).resolve():
+            raise InputError(
+                f"the {task} ControlNet in {str(folder)!r} was trained on {control_card['base']!r}, "
+                f"not on {str(diffusion)!r}"
+            )
+        loaded[task] = ControlNetModel.from_pretrained(Path(folder) / "controlnet")
+        keys = (
+            "properties",
+            "property_normalization",
+            "property_range",
+            "steps",
+            "metrics",
+            "training_data",
+        )
+        card["controlnets"][task] = {k: control_card[k] for k in keys if k in control_card}
+    pipeline = MicrostructureSD(vae, unet, dict(scheduler.config), card, controlnets=loaded)
     return pipeline.save_pretrained(output, half=half)
 
 

@@ -24,7 +24,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 PRESET_DIR = Path(__file__).with_name("presets")
-KINDS = ("vae", "ldm")
+KINDS = ("vae", "ldm", "controlnet")
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,36 @@ class LatentDiffusionSettings:
 
 
 @dataclass(frozen=True)
+class ControlSettings:
+    """What a ControlNet learns (see :mod:`dream3d_sd_filters.models.controlnet`).
+
+    ``task`` is ``"orientation"`` (condition: the phase map) or ``"property"``
+    (condition: the ``properties`` named here, read from the dataset's label files made
+    by ``sd-train label``). ``base`` is the trained diffusion model the ControlNet is
+    copied from and attached to (it stays frozen). ``condition_dropout`` is the fraction
+    of samples trained with the null condition, for classifier-free guidance.
+    ``label_sources`` selects labels by how they were made ("micromagnetics",
+    "surrogate").
+    """
+
+    task: str = "orientation"
+    base: str = "runs/ldm-tiny/final"
+    properties: tuple[str, ...] = ("coercivity",)
+    condition_dropout: float = 0.1
+    label_sources: tuple[str, ...] = ("micromagnetics", "surrogate")
+
+    def __post_init__(self) -> None:
+        from ..models.controlnet import CONTROL_TASKS
+
+        object.__setattr__(self, "properties", tuple(self.properties))
+        object.__setattr__(self, "label_sources", tuple(self.label_sources))
+        if self.task not in CONTROL_TASKS:
+            raise InputError(f"unknown ControlNet task {self.task!r}; use one of {CONTROL_TASKS}")
+        if not 0 <= self.condition_dropout < 1:
+            raise InputError(f"condition_dropout must lie in [0, 1), got {self.condition_dropout}")
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """A whole training configuration."""
 
@@ -119,6 +149,7 @@ class TrainConfig:
     run: RunSettings = field(default_factory=RunSettings)
     loss: AutoencoderLossSettings | None = None
     latent: LatentDiffusionSettings | None = None
+    control: ControlSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (TOML/JSON serialisable)."""
@@ -138,6 +169,13 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "data": DataSettings,
         "model": UNetSettings,
         "latent": LatentDiffusionSettings,
+        "optim": OptimSettings,
+        "run": RunSettings,
+    },
+    "controlnet": {
+        "data": DataSettings,
+        "latent": LatentDiffusionSettings,
+        "control": ControlSettings,
         "optim": OptimSettings,
         "run": RunSettings,
     },
@@ -239,4 +277,10 @@ def load_config(source: str | Path, kind: str, overrides: tuple[str, ...] = ()) 
         if not isinstance(values, dict):
             raise InputError(f"[{name}] in {path} must be a table")
         built[name] = _build(cls, values, name)
+    if "control" in built:
+        # One preset serves both ControlNet tasks: "{task}" in output_dir names the run.
+        built["run"] = dataclasses.replace(
+            built["run"],
+            output_dir=built["run"].output_dir.replace("{task}", built["control"].task),
+        )
     return TrainConfig(kind=kind, **built)

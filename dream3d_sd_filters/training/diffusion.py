@@ -99,6 +99,116 @@ def sample_latents(unet, n: int, seed: int, steps: int = 50) -> torch.Tensor:
     return x
 
 
+def denoising_loop(
+    accelerator, model, predict, sample, latents, scaling, config, resume, progress, desc
+):
+    """The epsilon-prediction training loop shared by the UNet and the ControlNets.
+
+    Parameters
+    ----------
+    accelerator : accelerate.Accelerator
+    model : torch.nn.Module
+        The network being trained (AdamW, EMA, checkpoints); anything else ``predict``
+        uses must be frozen.
+    predict : callable
+        ``predict(model, noisy, t, idx, generator) -> eps`` for a batch of noisy scaled
+        latents, their timesteps and their dataset indices.
+    sample : callable
+        ``sample(model, step)`` saves a sample grid (main process, EMA weights).
+    latents : Tensor, shape (N, 2, C, h, w)
+        Posterior means and standard deviations of the training images.
+    scaling : float
+        Latent scaling factor.
+
+    Returns
+    -------
+    (model, step)
+        The unwrapped model holding the EMA weights, and the final step.
+    """
+    from diffusers.training_utils import EMAModel
+    from tqdm.auto import tqdm
+
+    run, optim = config.run, config.optim
+    run_dir = Path(run.output_dir)
+    noise_scheduler = build_noise_scheduler()
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(trainable, lr=optim.lr, weight_decay=optim.weight_decay)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(optim.warmup_steps, optim.max_steps, optim.min_lr / optim.lr)
+    )
+    ema = EMAModel(trainable, decay=optim.ema_decay)
+    prepared, opt, schedule = accelerator.prepare(model, opt, schedule)
+    accelerator.register_for_checkpointing(ema)
+    step = int((resume_latest(accelerator, run_dir) if resume else {}).get("step", 0))
+    raw = accelerator.unwrap_model(prepared)
+    alphas = noise_scheduler.alphas_cumprod
+    log = CsvLog(run_dir / "log.csv")
+    rate = Throughput()
+    bar = tqdm(
+        total=optim.max_steps,
+        initial=step,
+        desc=desc,
+        unit="step",
+        disable=not (progress and accelerator.is_main_process),
+    )
+    while step < optim.max_steps:
+        with accelerator.accumulate(prepared):
+            idx = batch_indices(
+                len(latents), optim.batch_size, run.seed, step, accelerator.process_index
+            )
+            gen = step_generator(run.seed, step, accelerator.process_index)
+            stats = latents[idx].float()
+            z = (
+                stats[:, 0] + stats[:, 1] * torch.randn(stats[:, 0].shape, generator=gen)
+            ) * scaling
+            noise = torch.randn(z.shape, generator=gen)
+            t = torch.randint(
+                0, noise_scheduler.config.num_train_timesteps, (len(z),), generator=gen
+            )
+            a = alphas[t].view(-1, 1, 1, 1)
+            noisy = a.sqrt() * z + (1 - a).sqrt() * noise
+            noisy, noise, t = (v.to(accelerator.device) for v in (noisy, noise, t))
+            loss = F.mse_loss(predict(prepared, noisy, t, idx, gen).float(), noise)
+            accelerator.backward(loss)
+            if accelerator.sync_gradients and optim.grad_clip:
+                accelerator.clip_grad_norm_(trainable, optim.grad_clip)
+            opt.step()
+            schedule.step()
+            opt.zero_grad(set_to_none=True)
+        if not accelerator.sync_gradients:
+            continue
+        ema.step(trainable)
+        step += 1
+        rate.add(optim.batch_size * accelerator.num_processes * optim.gradient_accumulation)
+        bar.update()
+        if not math.isfinite(loss.item()):
+            raise FloatingPointError(f"{desc} loss became {loss.item()} at step {step}")
+        if accelerator.is_main_process and step % run.log_every == 0:
+            log.write(
+                {
+                    "step": step,
+                    "lr": schedule.get_last_lr()[0],
+                    "loss": loss.item(),
+                    "images_per_s": rate.rate(),
+                }
+            )
+            bar.set_postfix(loss=f"{loss.item():.4f}")
+        if accelerator.is_main_process and (
+            step % run.sample_every == 0 or step == optim.max_steps
+        ):
+            ema.store(trainable)
+            ema.copy_to(trainable)
+            raw.eval()
+            sample(raw, step)
+            raw.train()
+            ema.restore(trainable)
+        if step % run.checkpoint_every == 0 or step == optim.max_steps:
+            save_checkpoint(accelerator, run_dir, step, run.keep_checkpoints, {})
+    bar.close()
+    ema.copy_to(trainable)
+    return raw.eval(), step
+
+
 def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train the latent UNet described by ``config``; returns the final checkpoint folder.
 
@@ -107,8 +217,6 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
     """
     from accelerate import Accelerator
     from accelerate.utils import set_seed
-    from diffusers.training_utils import EMAModel
-    from tqdm.auto import tqdm
 
     run, optim = config.run, config.optim
     run_dir = Path(run.output_dir)
@@ -146,89 +254,22 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
     set_seed(run.seed)
 
     unet = build_unet(config.model)
+
+    def predict(model, noisy, t, idx, generator):
+        return model(noisy, t, encoder_hidden_states=null_context(model, len(noisy))).sample
+
+    def sample(model, step):
+        with torch.no_grad():
+            images = vae.decode(sample_latents(model, 8, run.seed) / scaling).sample.clamp(-1, 1)
+        save_grid([images.numpy()], run_dir / "samples" / f"step-{step:07d}.png")
+
+    raw_unet, step = denoising_loop(
+        accelerator, unet, predict, sample, latents, scaling, config, resume, progress, "diffusion"
+    )
     noise_scheduler = build_noise_scheduler()
-    opt = torch.optim.AdamW(unet.parameters(), lr=optim.lr, weight_decay=optim.weight_decay)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(optim.warmup_steps, optim.max_steps, optim.min_lr / optim.lr)
-    )
-    ema = EMAModel(unet.parameters(), decay=optim.ema_decay)
-    unet, opt, schedule = accelerator.prepare(unet, opt, schedule)
-    accelerator.register_for_checkpointing(ema)
-    step = int((resume_latest(accelerator, run_dir) if resume else {}).get("step", 0))
-    raw_unet = accelerator.unwrap_model(unet)
-    alphas = noise_scheduler.alphas_cumprod
-    log = CsvLog(run_dir / "log.csv")
-    rate = Throughput()
-    bar = tqdm(
-        total=optim.max_steps,
-        initial=step,
-        desc="diffusion",
-        unit="step",
-        disable=not (progress and accelerator.is_main_process),
-    )
-    while step < optim.max_steps:
-        with accelerator.accumulate(unet):
-            idx = batch_indices(
-                len(latents), optim.batch_size, run.seed, step, accelerator.process_index
-            )
-            gen = step_generator(run.seed, step, accelerator.process_index)
-            stats = latents[idx].float()
-            z = (
-                stats[:, 0] + stats[:, 1] * torch.randn(stats[:, 0].shape, generator=gen)
-            ) * scaling
-            noise = torch.randn(z.shape, generator=gen)
-            t = torch.randint(
-                0, noise_scheduler.config.num_train_timesteps, (len(z),), generator=gen
-            )
-            a = alphas[t].view(-1, 1, 1, 1)
-            noisy = a.sqrt() * z + (1 - a).sqrt() * noise
-            noisy, noise, t = (v.to(accelerator.device) for v in (noisy, noise, t))
-            pred = unet(noisy, t, encoder_hidden_states=null_context(raw_unet, len(z))).sample
-            loss = F.mse_loss(pred.float(), noise)
-            accelerator.backward(loss)
-            if accelerator.sync_gradients and optim.grad_clip:
-                accelerator.clip_grad_norm_(unet.parameters(), optim.grad_clip)
-            opt.step()
-            schedule.step()
-            opt.zero_grad(set_to_none=True)
-        if not accelerator.sync_gradients:
-            continue
-        ema.step(raw_unet.parameters())
-        step += 1
-        rate.add(optim.batch_size * accelerator.num_processes * optim.gradient_accumulation)
-        bar.update()
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(f"diffusion loss became {loss.item()} at step {step}")
-        if accelerator.is_main_process and step % run.log_every == 0:
-            log.write(
-                {
-                    "step": step,
-                    "lr": schedule.get_last_lr()[0],
-                    "loss": loss.item(),
-                    "images_per_s": rate.rate(),
-                }
-            )
-            bar.set_postfix(loss=f"{loss.item():.4f}")
-        if accelerator.is_main_process and (
-            step % run.sample_every == 0 or step == optim.max_steps
-        ):
-            ema.store(raw_unet.parameters())
-            ema.copy_to(raw_unet.parameters())
-            raw_unet.eval()
-            with torch.no_grad():
-                images = vae.decode(sample_latents(raw_unet, 8, run.seed) / scaling).sample.clamp(
-                    -1, 1
-                )
-            save_grid([images.numpy()], run_dir / "samples" / f"step-{step:07d}.png")
-            raw_unet.train()
-            ema.restore(raw_unet.parameters())
-        if step % run.checkpoint_every == 0 or step == optim.max_steps:
-            save_checkpoint(accelerator, run_dir, step, run.keep_checkpoints, {})
-    bar.close()
 
     final = run_dir / "final"
     if accelerator.is_main_process:
-        ema.copy_to(raw_unet.parameters())
         tmp = final.with_name("final.partial")
         shutil.rmtree(tmp, ignore_errors=True)
         raw_unet.save_pretrained(tmp / "unet")
