@@ -43,7 +43,12 @@ def test_generate_is_seeded_per_sample_and_any_size(untrained_model):
     np.testing.assert_allclose(a, b, atol=1e-5)
     assert not np.allclose(a, untrained_model.generate(4, steps=3, seed=6, batch_size=4))
     for sampler in ("ddpm", "ddim", "dpmsolver++"):
-        assert untrained_model.generate(1, steps=2, sampler=sampler, size=(48, 64)).shape == (1, 4, 48, 64)
+        assert untrained_model.generate(1, steps=2, sampler=sampler, size=(48, 64)).shape == (
+            1,
+            4,
+            48,
+            64,
+        )
     with pytest.raises(InputError, match="unknown sampler"):
         untrained_model.generate(1, sampler="euler")
     with pytest.raises(InputError, match="multiple of 4"):
@@ -53,7 +58,9 @@ def test_generate_is_seeded_per_sample_and_any_size(untrained_model):
 def test_generation_can_be_cancelled(untrained_model):
     calls = []
     with pytest.raises(Cancelled):
-        untrained_model.generate(2, steps=5, callback=lambda done, total: calls.append((done, total)) or done >= 2)
+        untrained_model.generate(
+            2, steps=5, callback=lambda done, total: calls.append((done, total)) or done >= 2
+        )
     assert calls == [(1, 5), (2, 5)]
 
 
@@ -107,7 +114,9 @@ def test_save_and_load_round_trip(untrained_model, tmp_path):
     again = MicrostructureSD.from_pretrained(folder)
     x = _images(1)
     np.testing.assert_allclose(again.reconstruct(x), untrained_model.reconstruct(x), atol=1e-6)
-    half = MicrostructureSD.from_pretrained(untrained_model.save_pretrained(tmp_path / "half", half=True))
+    half = MicrostructureSD.from_pretrained(
+        untrained_model.save_pretrained(tmp_path / "half", half=True)
+    )
     np.testing.assert_allclose(half.reconstruct(x), untrained_model.reconstruct(x), atol=0.05)
 
 

@@ -108,9 +108,17 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert (ldm_dir / "final" / "scheduler" / "scheduler_config.json").exists()
     assert list((ldm_dir / "cache").glob("latents-train-*.pt"))
 
-    control = [*LDM_SETTINGS[:1], *LDM_SETTINGS[5:], f"latent.autoencoder={final}", f"control.base={ldm_dir / 'final'}",
-               "optim.max_steps=2", "run.sample_every=2"]
-    result = _train("controlnet", tmp_path / "orientation", dataset, control, ["control.task=orientation"])
+    control = [
+        *LDM_SETTINGS[:1],
+        *LDM_SETTINGS[5:],
+        f"latent.autoencoder={final}",
+        f"control.base={ldm_dir / 'final'}",
+        "optim.max_steps=2",
+        "run.sample_every=2",
+    ]
+    result = _train(
+        "controlnet", tmp_path / "orientation", dataset, control, ["control.task=orientation"]
+    )
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "orientation" / "final" / "model_card.json").read_text())
     assert card["model"] == "controlnet" and card["task"] == "orientation"
@@ -119,27 +127,58 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     # Any per-image property can drive the property ControlNet; the phase-2 fraction is exact.
     train = load_split(dataset, "train")
     fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
-    append_labels(dataset, "phase2_fraction",
-                  [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)])
-    result = _train("controlnet", tmp_path / "property", dataset, control,
-                    ["control.task=property", 'control.properties=["phase2_fraction"]',
-                     'control.label_sources=["computed"]'])
+    append_labels(
+        dataset,
+        "phase2_fraction",
+        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
+    )
+    result = _train(
+        "controlnet",
+        tmp_path / "property",
+        dataset,
+        control,
+        [
+            "control.task=property",
+            'control.properties=["phase2_fraction"]',
+            'control.label_sources=["computed"]',
+        ],
+    )
     assert result.exit_code == 0, result.output
     card = json.loads((tmp_path / "property" / "final" / "model_card.json").read_text())
     assert card["task"] == "property" and card["properties"] == ["phase2_fraction"]
     mean, std = card["property_normalization"]["phase2_fraction"]
     assert mean == pytest.approx(fractions.mean(), abs=1e-5) and std > 0
 
-    result = CliRunner().invoke(sd_train, [
-        "bundle", "--autoencoder", str(final), "--diffusion", str(ldm_dir / "final"), "-o", str(tmp_path / "pipeline"),
-        "--controlnet", f"orientation={tmp_path / 'orientation' / 'final'}",
-        "--controlnet", f"property={tmp_path / 'property' / 'final'}",
-    ])
+    result = CliRunner().invoke(
+        sd_train,
+        [
+            "bundle",
+            "--autoencoder",
+            str(final),
+            "--diffusion",
+            str(ldm_dir / "final"),
+            "-o",
+            str(tmp_path / "pipeline"),
+            "--controlnet",
+            f"orientation={tmp_path / 'orientation' / 'final'}",
+            "--controlnet",
+            f"property={tmp_path / 'property' / 'final'}",
+        ],
+    )
     assert result.exit_code == 0, result.output
     model = MicrostructureSD.from_pretrained(tmp_path / "pipeline")
     assert set(model.controlnets) == {"orientation", "property"}
     assert model.vae.dtype == torch.float32
-    assert next(iter(load_file(tmp_path / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors").values())).dtype == torch.float16
+    assert (
+        next(
+            iter(
+                load_file(
+                    tmp_path / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors"
+                ).values()
+            )
+        ).dtype
+        == torch.float16
+    )
     phase_maps = np.ones((2, 24, 24), dtype=np.int32)
     phase_maps[:, :, 12:] = 2
     assert model.predict_orientations(phase_maps, steps=2).shape == (2, 4, 24, 24)
