@@ -12,6 +12,8 @@ _COMMANDS: dict[str, str] = {
     "ldm": "dream3d_sd_filters.cli.training:ldm",
     "controlnet": "dream3d_sd_filters.cli.training:controlnet",
     "bundle": "dream3d_sd_filters.cli.training:bundle",
+    "label": "dream3d_sd_filters.cli.training:label",
+    "surrogate": "dream3d_sd_filters.cli.training:surrogate",
 }
 
 

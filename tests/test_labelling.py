@@ -1,0 +1,86 @@
+"""Property labels, the surrogate CNN, and micromagnetic labelling of dataset images."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from dream3d_sd_filters.data.dataset import load_split, make_dataset
+from dream3d_sd_filters.data.labels import append_labels, labels_path, read_labels
+from dream3d_sd_filters.errors import InputError
+from dream3d_sd_filters.models.surrogate import PropertySurrogate
+from dream3d_sd_filters.training.surrogate import r_squared, train_surrogate
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return make_dataset(
+        tmp_path_factory.mktemp("data") / "ds",
+        n_volumes=12,
+        image_size=24,
+        axes="xyz",
+        slice_stride=4,
+        workers=1,
+        progress=False,
+    )
+
+
+def test_labels_append_and_later_rows_win(tmp_path):
+    append_labels(
+        tmp_path, "coercivity", [(1, 2, 3.5, "T", "surrogate"), (1, 3, 1.0, "T", "surrogate")]
+    )
+    append_labels(tmp_path, "coercivity", [(1, 2, 4.0, "T", "micromagnetics")])
+    labels = read_labels(tmp_path, "coercivity")
+    assert labels[(1, 2)] == (4.0, "T", "micromagnetics") and len(labels) == 2
+    assert list(read_labels(tmp_path, "coercivity", ("surrogate",))) == [(1, 2), (1, 3)]
+    with pytest.raises(InputError, match="sd-train label --property hardness"):
+        read_labels(tmp_path, "hardness")
+
+
+@pytest.mark.slow
+def test_surrogate_learns_a_property_and_reports_holdout_r2(dataset, tmp_path):
+    # The phase-2 fraction of each image is an exact, cheap property to learn.
+    train = load_split(dataset, "train")
+    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
+    append_labels(
+        dataset,
+        "phase2_fraction",
+        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
+    )
+    folder, metrics = train_surrogate(
+        dataset,
+        tmp_path / "surrogate",
+        "phase2_fraction",
+        steps=300,
+        sources=("computed",),
+        progress=False,
+    )
+    assert metrics["n_holdout"] > 0 and metrics["r2_holdout"] > 0.8
+    model = PropertySurrogate.from_pretrained(folder)
+    held = train.images[:8].astype(np.float32)
+    predicted = model.predict(torch.from_numpy(held))[:, 0].numpy()
+    assert np.abs(predicted - fractions[:8]).mean() < 0.15
+    assert r_squared(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 3.0])) == 1.0
+
+
+@pytest.mark.slow
+def test_simulated_coercivity_labels_resume(dataset, tmp_path):
+    from click.testing import CliRunner
+
+    from dream3d_sd_filters.cli.train import main as sd_train
+
+    args = ["label", str(dataset), "-n", "2", "-j", "1", "--cell-size-nm", "2"]
+    result = CliRunner().invoke(
+        sd_train, args, env={"DREAM3D_SD_COERCIVITY_CACHE": str(tmp_path / "cache")}
+    )
+    assert result.exit_code == 0, result.output
+    labels = read_labels(dataset, "coercivity")
+    assert len(labels) == 2
+    assert all(
+        source == "micromagnetics" and unit == "T" and value > 0
+        for value, unit, source in labels.values()
+    )
+    rows = labels_path(dataset, "coercivity").read_text().splitlines()
+    assert CliRunner().invoke(sd_train, args).exit_code == 0  # all done: nothing appended
+    assert labels_path(dataset, "coercivity").read_text().splitlines() == rows
