@@ -19,6 +19,8 @@ from dream3d_sd_filters.data.dataset import load_split, make_dataset
 from dream3d_sd_filters.data.labels import append_labels
 from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.pipelines import MicrostructureSD
+from dream3d_sd_filters.tasks import design_microstructures
+from dream3d_sd_filters.training.surrogate import train_surrogate
 
 # A 24-pixel dataset and models small enough for a few CPU steps.
 VAE_SETTINGS = [
@@ -149,10 +151,20 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     mean, std = card["property_normalization"]["phase2_fraction"]
     assert mean == pytest.approx(fractions.mean(), abs=1e-5) and std > 0
 
+    surrogate, _ = train_surrogate(
+        dataset,
+        tmp_path / "surrogate",
+        "phase2_fraction",
+        steps=5,
+        sources=("computed",),
+        progress=False,
+    )
     result = CliRunner().invoke(
         sd_train,
         [
             "bundle",
+            "--surrogate",
+            f"phase2_fraction={surrogate}",
             "--autoencoder",
             str(final),
             "--diffusion",
@@ -189,6 +201,13 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
         model.generate(1, steps=1, target={"coercivity": 2.0})
     with pytest.raises(InputError, match="integers 1 and 2 only"):
         model.predict_orientations(phase_maps + 1, steps=1)
+
+    design = design_microstructures(model, {"phase2_fraction": 0.5}, n=3, steps=2)
+    assert design.volume.dims == (24, 24, 3) and design.method == "surrogate"
+    assert np.all(np.diff(design.relative_error) >= 0)  # ranked best first
+    assert design.hit_rate == design.hits.mean()
+    with pytest.raises(InputError, match="only coercivity can be simulated"):
+        design_microstructures(model, {"phase2_fraction": 0.5}, verify="simulation")
 
 
 @pytest.mark.slow

@@ -163,8 +163,15 @@ ldm = _train_command(
     metavar="TASK=FOLDER",
     help="final/ folder of `sd-train controlnet`, e.g. orientation=runs/controlnet-orientation-tiny/final.",
 )
+@click.option(
+    "--surrogate",
+    "surrogates",
+    multiple=True,
+    metavar="PROPERTY=FOLDER",
+    help="Folder of `sd-train surrogate`, e.g. coercivity=runs/surrogate-coercivity.",
+)
 @click.option("--fp32", is_flag=True, help="Keep fp32 weights (default: fp16, as bundled).")
-def bundle(autoencoder, diffusion, output, controlnets, fp32):
+def bundle(autoencoder, diffusion, output, controlnets, surrogates, fp32):
     """Assemble trained checkpoints into a pipeline folder that `--model` accepts.
 
     The bundled default model is made with this command; all bundled weights together must
@@ -173,13 +180,23 @@ def bundle(autoencoder, diffusion, output, controlnets, fp32):
     from ..errors import InputError
     from ..training.bundle import WEIGHTS_BUDGET_MB, bundle_pipeline, weights_size_mb
 
-    tasks = {}
-    for item in controlnets:
-        task, sep, folder = item.partition("=")
-        if not sep:
-            raise InputError(f"--controlnet expects TASK=FOLDER, got {item!r}")
-        tasks[task] = folder
-    out = bundle_pipeline(autoencoder, diffusion, output, controlnets=tasks, half=not fp32)
+    def pairs(items: tuple[str, ...], option: str, what: str) -> dict[str, str]:
+        out = {}
+        for item in items:
+            key, sep, folder = item.partition("=")
+            if not sep:
+                raise InputError(f"{option} expects {what}=FOLDER, got {item!r}")
+            out[key] = folder
+        return out
+
+    out = bundle_pipeline(
+        autoencoder,
+        diffusion,
+        output,
+        controlnets=pairs(controlnets, "--controlnet", "TASK"),
+        surrogates=pairs(surrogates, "--surrogate", "PROPERTY"),
+        half=not fp32,
+    )
     size = weights_size_mb(out)
     click.echo(
         f"pipeline written to {out} ({size:.1f} MB of weights; budget {WEIGHTS_BUDGET_MB:.0f} MB for all bundled)"

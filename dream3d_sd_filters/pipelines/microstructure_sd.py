@@ -84,6 +84,9 @@ class MicrostructureSD:
     controlnets : dict, optional
         ``{"orientation": ControlNetModel, "property": ControlNetModel}``; each must be
         described under ``card["controlnets"]``.
+    surrogates : dict, optional
+        ``{property: PropertySurrogate}``, fast property predictors used to screen
+        generated designs.
     """
 
     def __init__(
@@ -94,11 +97,15 @@ class MicrostructureSD:
         card: dict[str, Any],
         device: str = "cpu",
         controlnets: dict[str, Any] | None = None,
+        surrogates: dict[str, Any] | None = None,
     ):
         self.vae = vae.eval().requires_grad_(False).to(device)
         self.unet = unet.eval().requires_grad_(False).to(device)
         self.controlnets = {
             k: c.eval().requires_grad_(False).to(device) for k, c in (controlnets or {}).items()
+        }
+        self.surrogates = {
+            k: m.eval().requires_grad_(False).to(device) for k, m in (surrogates or {}).items()
         }
         missing = sorted(set(self.controlnets) - set(card.get("controlnets", {})))
         if missing:
@@ -198,7 +205,27 @@ class MicrostructureSD:
                     f"cannot load the {task} ControlNet in {str(folder)!r}: {' '.join(str(error).split())}"
                 ) from None
             set_padding_mode(controlnets[task], padding)
-        return cls(vae, unet, dict(scheduler.config), card, device=device, controlnets=controlnets)
+        surrogates = {}
+        for prop in card.get("surrogates", {}):
+            from ..models.surrogate import PropertySurrogate
+
+            try:
+                surrogates[prop] = PropertySurrogate.from_pretrained(
+                    folder / f"surrogate-{prop}", torch_dtype=torch.float32
+                )
+            except (OSError, ValueError, RuntimeError) as error:
+                raise InputError(
+                    f"cannot load the {prop} surrogate in {str(folder)!r}: {' '.join(str(error).split())}"
+                ) from None
+        return cls(
+            vae,
+            unet,
+            dict(scheduler.config),
+            card,
+            device=device,
+            controlnets=controlnets,
+            surrogates=surrogates,
+        )
 
     def save_pretrained(self, folder: str | os.PathLike, half: bool = False) -> Path:
         """Write the pipeline folder (optionally with fp16 weights); atomic."""
@@ -214,6 +241,7 @@ class MicrostructureSD:
         try:
             models = {"vae": self.vae, "unet": self.unet}
             models.update({f"controlnet-{task}": c for task, c in self.controlnets.items()})
+            models.update({f"surrogate-{prop}": m for prop, m in self.surrogates.items()})
             for name, model in models.items():
                 copy.deepcopy(model).to("cpu", dtype).save_pretrained(tmp / name)
         finally:

@@ -6,6 +6,7 @@ nothing deeper.
 
 from ..pipelines.microstructure_sd import Cancelled
 from .decoding import images_to_cell_arrays
+from .design import VERIFY_METHODS, DesignResult, design_microstructures
 from .progress import Progress, tqdm_progress
 from .slicing import AXES, from_slices, slice_shape, to_slices, volume_to_images
 from .volume_tasks import (
@@ -20,6 +21,9 @@ from .volume_tasks import (
 )
 
 __all__ = [
+    "VERIFY_METHODS",
+    "DesignResult",
+    "design_microstructures",
     "AXES",
     "INPAINT_MODES",
     "Cancelled",

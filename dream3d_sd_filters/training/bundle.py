@@ -20,6 +20,7 @@ def bundle_pipeline(
     diffusion: str | os.PathLike,
     output: str | os.PathLike,
     controlnets: dict[str, str | os.PathLike] | None = None,
+    surrogates: dict[str, str | os.PathLike] | None = None,
     half: bool = True,
     metrics: dict | None = None,
 ) -> Path:
@@ -35,6 +36,8 @@ def bundle_pipeline(
         The pipeline folder to write (replaced atomically).
     controlnets : dict, optional
         ``{task: final/ folder of sd-train controlnet}``, attached to this diffusion model.
+    surrogates : dict, optional
+        ``{property: folder of sd-train surrogate}``.
     half : bool
         Store fp16 weights.
     metrics : dict, optional
@@ -46,6 +49,7 @@ def bundle_pipeline(
     """
     from diffusers import ControlNetModel, DDPMScheduler, UNet2DConditionModel
 
+    from ..models.surrogate import PropertySurrogate
     from ..pipelines.microstructure_sd import MicrostructureSD
     from .diffusion import load_autoencoder
 
@@ -98,7 +102,19 @@ def bundle_pipeline(
             "training_data",
         )
         card["controlnets"][task] = {k: control_card[k] for k in keys if k in control_card}
-    pipeline = MicrostructureSD(vae, unet, dict(scheduler.config), card, controlnets=loaded)
+    card["surrogates"] = {}
+    predictors = {}
+    for prop, folder in (surrogates or {}).items():
+        surrogate_card = read_model_card(folder)
+        if surrogate_card.get("model") != "surrogate" or surrogate_card.get("property") != prop:
+            raise InputError(f"{str(folder)!r} does not hold a {prop} surrogate")
+        predictors[prop] = PropertySurrogate.from_pretrained(folder)
+        card["surrogates"][prop] = {
+            k: surrogate_card[k] for k in ("metrics", "steps", "training_data")
+        }
+    pipeline = MicrostructureSD(
+        vae, unet, dict(scheduler.config), card, controlnets=loaded, surrogates=predictors
+    )
     return pipeline.save_pretrained(output, half=half)
 
 
