@@ -183,40 +183,30 @@ class MicrostructureSD:
             raise InputError(
                 f"{str(folder)!r} has {len(card.get('channels', ()))} image channels; 4 are needed"
             )
-        try:
-            vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=torch.float32)
-            unet = UNet2DConditionModel.from_pretrained(folder / "unet", torch_dtype=torch.float32)
-            scheduler = DDPMScheduler.from_pretrained(folder / "scheduler")
-        except (OSError, ValueError, RuntimeError) as error:
-            raise InputError(
-                f"cannot load the model in {str(folder)!r}: {' '.join(str(error).split())}"
-            ) from None
-        padding = card.get("padding", "circular")
-        set_padding_mode(vae, padding)
-        set_padding_mode(unet, padding)
-        controlnets = {}
-        for task in card.get("controlnets", {}):
-            try:
-                controlnets[task] = ControlNetModel.from_pretrained(
-                    folder / f"controlnet-{task}", torch_dtype=torch.float32
-                )
-            except (OSError, ValueError, RuntimeError) as error:
-                raise InputError(
-                    f"cannot load the {task} ControlNet in {str(folder)!r}: {' '.join(str(error).split())}"
-                ) from None
-            set_padding_mode(controlnets[task], padding)
-        surrogates = {}
-        for prop in card.get("surrogates", {}):
-            from ..models.surrogate import PropertySurrogate
+        from ..models.surrogate import PropertySurrogate
 
+        def load(model_class, name: str, what: str):
             try:
-                surrogates[prop] = PropertySurrogate.from_pretrained(
-                    folder / f"surrogate-{prop}", torch_dtype=torch.float32
-                )
+                return model_class.from_pretrained(folder / name, torch_dtype=torch.float32)
             except (OSError, ValueError, RuntimeError) as error:
                 raise InputError(
-                    f"cannot load the {prop} surrogate in {str(folder)!r}: {' '.join(str(error).split())}"
+                    f"cannot load {what} in {str(folder)!r}: {' '.join(str(error).split())}"
                 ) from None
+
+        vae = load(AutoencoderKL, "vae", "the model")
+        unet = load(UNet2DConditionModel, "unet", "the model")
+        scheduler = load(DDPMScheduler, "scheduler", "the model")
+        padding = card.get("padding", "circular")
+        controlnets = {
+            task: load(ControlNetModel, f"controlnet-{task}", f"the {task} ControlNet")
+            for task in card.get("controlnets", {})
+        }
+        for network in (vae, unet, *controlnets.values()):
+            set_padding_mode(network, padding)
+        surrogates = {
+            prop: load(PropertySurrogate, f"surrogate-{prop}", f"the {prop} surrogate")
+            for prop in card.get("surrogates", {})
+        }
         return cls(
             vae,
             unet,
