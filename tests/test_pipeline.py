@@ -51,7 +51,7 @@ def test_generate_is_seeded_per_sample_and_any_size(untrained_model):
         )
     with pytest.raises(InputError, match="unknown sampler"):
         untrained_model.generate(1, sampler="euler")
-    with pytest.raises(InputError, match="multiple of 4"):
+    with pytest.raises(InputError, match="multiple of 16 pixels"):
         untrained_model.generate(1, size=30)
 
 

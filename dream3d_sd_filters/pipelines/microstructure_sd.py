@@ -254,24 +254,32 @@ class MicrostructureSD:
         set_padding_mode(self.vae, mode)
         set_padding_mode(self.unet, mode)
 
+    @property
+    def unet_multiple(self) -> int:
+        """Image sizes the diffusion tasks take directly: the UNet halves its latent
+        ``len(block_out_channels) - 1`` times, so sizes must be multiples of this."""
+        return self.downsampling * 2 ** (len(self.unet.config.block_out_channels) - 1)
+
     def _check_size(self, height: int, width: int) -> None:
-        f = self.downsampling
-        if height % f or width % f or height < 2 * f or width < 2 * f:
-            raise InputError(
-                f"image size {height}x{width} must be a multiple of {f} pixels and at least {2 * f}"
-            )
+        f = self.unet_multiple
+        if height % f or width % f:
+            raise InputError(f"image size {height}x{width} must be a multiple of {f} pixels")
 
     @torch.no_grad()
     def encode(
-        self, images: np.ndarray, batch_size: int = 32, periodic: bool = True
+        self,
+        images: np.ndarray,
+        batch_size: int = 32,
+        periodic: bool = True,
+        multiple: int | None = None,
     ) -> torch.Tensor:
-        """Scaled latent means of encoded images, shape (N, 4, ceil(H/f), ceil(W/f)).
+        """Scaled latent means of encoded images, shape (N, 4, H'/f, W'/f).
 
-        Images whose size is not a multiple of the downsampling ``f`` are padded first
-        (see :meth:`pad_to_multiple`).
+        Images are first padded to a multiple of ``multiple`` pixels (default: the
+        downsampling ``f``; see :meth:`pad_to_multiple`), giving the size (H', W').
         """
         images, _ = self.pad_to_multiple(
-            _check_images(images, self.vae.config.in_channels), periodic
+            _check_images(images, self.vae.config.in_channels), periodic, multiple
         )
         self._padding(periodic)
         out = [
@@ -327,16 +335,17 @@ class MicrostructureSD:
     # -- the four tasks -------------------------------------------------------------------
 
     def pad_to_multiple(
-        self, images: np.ndarray, periodic: bool
+        self, images: np.ndarray, periodic: bool, multiple: int | None = None
     ) -> tuple[np.ndarray, tuple[int, int]]:
-        """Pad (N, C, H, W) images at the bottom/right to a multiple of the downsampling.
+        """Pad (..., H, W) images at the bottom/right to a multiple of ``multiple`` pixels.
 
-        Periodic images are wrapped, others mirrored, so the padding looks like more
-        microstructure. Returns the padded images and the original (H, W).
+        ``multiple`` defaults to the autoencoder's downsampling factor. Periodic images
+        are wrapped, others mirrored, so the padding looks like more microstructure.
+        Returns the padded images and the original (H, W).
         """
         h, w = images.shape[-2:]
-        f = self.downsampling
-        ph, pw = max(-(-h // f) * f, 2 * f) - h, max(-(-w // f) * f, 2 * f) - w
+        f = multiple or self.downsampling
+        ph, pw = -(-h // f) * f - h, -(-w // f) * f - w
         if ph or pw:
             pad = [(0, 0)] * (images.ndim - 2) + [(0, ph), (0, pw)]
             images = np.pad(images, pad, mode="wrap" if periodic else "symmetric")
@@ -350,8 +359,8 @@ class MicrostructureSD:
         Any image size works: sizes that are not a multiple of the downsampling factor
         are padded for the networks and cropped back.
         """
-        padded, (h, w) = self.pad_to_multiple(_check_images(images, 4), periodic)
-        return self.decode(self.encode(padded, batch_size, periodic), batch_size, periodic)[
+        h, w = _check_images(images, 4).shape[-2:]
+        return self.decode(self.encode(images, batch_size, periodic), batch_size, periodic)[
             ..., :h, :w
         ]
 
@@ -453,11 +462,11 @@ class MicrostructureSD:
                 f"a phase map must hold the integers 1 and 2 only (two phases); found {shown}"
                 + (" ..." if len(values) > 6 else "")
             )
-        maps = torch.from_numpy(np.where(phase_maps == 2, 1.0, -1.0).astype(np.float32))
-        _, height, width = phase_maps.shape
-        self._check_size(height, width)
+        padded, (h, w) = self.pad_to_multiple(phase_maps, periodic, self.unet_multiple)
+        maps = torch.from_numpy(np.where(padded == 2, 1.0, -1.0).astype(np.float32))
+        _, height, width = padded.shape
         condition = ("orientation", lambda start, count: maps[start : start + count])
-        return self._sample(
+        images = self._sample(
             len(maps),
             height,
             width,
@@ -470,6 +479,7 @@ class MicrostructureSD:
             guidance_scale,
             callback,
         )
+        return images[..., :h, :w]
 
     def normalize_target(self, target: dict[str, float]) -> np.ndarray:
         """Target properties as the property ControlNet's normalised vector, shape (k,).
@@ -638,7 +648,10 @@ class MicrostructureSD:
         n_train = self.scheduler_config["num_train_timesteps"]
         if any(not 0 <= int(t) < n_train for t in timesteps):
             raise InputError(f"timesteps must lie in [0, {n_train}), got {list(timesteps)}")
-        za, zb = self.encode(np.concatenate([a, b]), periodic=periodic).chunk(2)
+        h, w = a.shape[-2:]
+        za, zb = self.encode(
+            np.concatenate([a, b]), periodic=periodic, multiple=self.unet_multiple
+        ).chunk(2)
         noise = torch.randn(za.shape, generator=torch.Generator().manual_seed(seed)).to(self.device)
         alphas = self.alphas_cumprod
         total = sum(
@@ -665,7 +678,7 @@ class MicrostructureSD:
                         for i in range(len(gammas))
                     ]
                 )
-            grid.append(self.decode(mixed, periodic=periodic))
+            grid.append(self.decode(mixed, periodic=periodic)[..., :h, :w])
         return np.stack(grid)
 
     @torch.no_grad()
@@ -728,8 +741,8 @@ class MicrostructureSD:
             raise InputError("jump_length and jump_n_sample must be >= 1")
         h, w = images.shape[2:]
         # Padding copies the mask too, so wrapped copies of unknown pixels stay unknown.
-        images, _ = self.pad_to_multiple(images, periodic)
-        mask = self.pad_to_multiple(mask[:, None], periodic)[0][:, 0]
+        images, _ = self.pad_to_multiple(images, periodic, self.unet_multiple)
+        mask = self.pad_to_multiple(mask[:, None], periodic, self.unet_multiple)[0][:, 0]
         out = images.copy()
         todo = np.flatnonzero(mask.reshape(len(mask), -1).any(1))
         schedule = repaint_schedule(steps, jump_length, jump_n_sample)

@@ -289,7 +289,7 @@ def _inpaint_consistent(
     for done, k in enumerate(todo):
         start = None
         if previous is not None and previous == k - 1:
-            start = model.encode(result[k - 1 : k], periodic=periodic)
+            start = model.encode(result[k - 1 : k], periodic=periodic, multiple=model.unet_multiple)
         result[k : k + 1] = model.inpaint(
             images[k : k + 1],
             masks[k : k + 1],
