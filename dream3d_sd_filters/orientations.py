@@ -634,6 +634,21 @@ def ipf_colors(
     return colors.reshape(spatial_shape + (3,))
 
 
+def compile_ipf_kernels() -> None:
+    """Compile orix's numba kernels of :func:`ipf_colors` in this process.
+
+    numba caches compiled kernels beside orix's sources, and that cache is not safe
+    against several processes compiling the same kernels at once (seen with numba 0.68
+    and orix 0.15: a corrupted cache that segfaults every later import of orix.plot).
+    Parents call this before they start worker processes, so that workers only read
+    the cache.
+    """
+    cubic, hexagonal = LAUE_IDS["Cubic_High"], LAUE_IDS["Hexagonal_High"]
+    ipf_colors(
+        np.zeros((2, 3)), np.array([1, 2]), np.array([LAUE_IDS["Unknown"], cubic, hexagonal])
+    )
+
+
 def _neighbour_slices(
     spatial_shape: tuple[int, ...], periodic: bool
 ) -> list[tuple[tuple[slice, ...], tuple[slice, ...]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,18 @@ from dream3d_sd_filters.volume import LAUE_IDS, Volume, ensemble_arrays
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES_DIR = REPO.parent / "shared" / "fixtures" / "dream3d"
+
+
+def _has_paraview() -> bool:
+    # With tests/ on sys.path, tests/paraview itself is a namespace package "paraview"
+    # (origin None); only a real ParaView has an __init__.py.
+    spec = importlib.util.find_spec("paraview")
+    return spec is not None and spec.origin is not None
+
+
+# tests/paraview needs Debian's ParaView and runs in its own venv (make test-paraview);
+# a venv that cannot import paraview does not collect it.
+collect_ignore = [] if _has_paraview() else ["paraview"]
 
 
 def make_small_volume(dims: tuple[int, int, int] = (6, 5, 4), seed: int = 0) -> Volume:
@@ -92,3 +105,19 @@ def untrained_model(untrained_model_dir):
     from dream3d_sd_filters.pipelines import MicrostructureSD
 
     return MicrostructureSD.from_pretrained(untrained_model_dir)
+
+
+@pytest.fixture(scope="session")
+def orientation_model_dir(untrained_model_dir, tmp_path_factory) -> Path:
+    """:func:`untrained_model_dir` plus an untrained orientation ControlNet (plumbing tests
+    of SD Predict Grain Orientations)."""
+    from dream3d_sd_filters.models.controlnet import build_controlnet
+    from dream3d_sd_filters.pipelines import MicrostructureSD
+
+    base = MicrostructureSD.from_pretrained(untrained_model_dir)
+    control = build_controlnet(base.unet, "orientation", base.downsampling, padding=base.padding)
+    card = {**base.card, "controlnets": {"orientation": {}}}
+    model = MicrostructureSD(
+        base.vae, base.unet, base.scheduler_config, card, controlnets={"orientation": control}
+    )
+    return model.save_pretrained(tmp_path_factory.mktemp("models") / "orientation")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
@@ -96,8 +97,14 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
         "step-0000002.png",
         "step-0000004.png",
     ]
-    log = (vae_dir / "log.csv").read_text()
-    assert "perceptual" in log and "gan_d" in log and "psnr_phase" in log
+    with open(vae_dir / "log.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    # One table: the adversarial terms are empty before they start, filled after.
+    assert [row["step"] for row in rows] == ["1", "2", "3", "4"]
+    assert rows[-1]["perceptual"] and rows[-1]["gan_d"] and not rows[0]["gan_d"]
+    with open(vae_dir / "eval.csv", newline="") as handle:
+        evals = list(csv.DictReader(handle))
+    assert [row["step"] for row in evals] == ["2", "4"] and float(evals[-1]["psnr_phase"]) > 0
 
     ldm_dir = tmp_path / "ldm"
     result = _train(

@@ -9,6 +9,14 @@ from . import LazyGroup
 _COMMANDS = {
     "info": "dream3d_sd_filters.cli.files:info",
     "convert": "dream3d_sd_filters.cli.files:convert",
+    "synth": "dream3d_sd_filters.cli.synth:synth",
+    "pipeline": "dream3d_sd_filters.cli.pipeline:pipeline",
+    "evaluate": "dream3d_sd_filters.cli.evaluate:evaluate",
+    "reconstruct": "dream3d_sd_filters.cli.tasks:reconstruct",
+    "generate": "dream3d_sd_filters.cli.tasks:generate",
+    "interpolate": "dream3d_sd_filters.cli.tasks:interpolate",
+    "inpaint": "dream3d_sd_filters.cli.tasks:inpaint",
+    "demo": "dream3d_sd_filters.cli.demo:demo",
 }
 
 
@@ -25,3 +33,8 @@ def main() -> None:
     NumPy archives (.npz) and PNG slices. Start with `sd-filters info FILE`
     to see what a file holds, or `sd-filters demo` for a tour.
     """
+
+
+if __name__ == "__main__":
+    # `accelerate launch -m dream3d_sd_filters.cli.main ...` runs the module itself.
+    main()

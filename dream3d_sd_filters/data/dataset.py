@@ -21,6 +21,8 @@ import csv
 import json
 import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
+from ..orientations import compile_ipf_kernels
 from ..volume import LAUE_IDS
 from .encoding import ENCODINGS
 
@@ -275,9 +278,18 @@ def make_dataset(
         disable=not progress,
     )
     if workers > 1 and len(jobs) > 1:
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            for _ in pool.imap_unordered(_build_shard, jobs):
-                bar.update()
+        compile_ipf_kernels()
+        context = multiprocessing.get_context("spawn")
+        try:
+            with ProcessPoolExecutor(workers, mp_context=context) as pool:
+                for future in as_completed([pool.submit(_build_shard, job) for job in jobs]):
+                    future.result()
+                    bar.update()
+        except BrokenProcessPool:
+            raise InputError(
+                "a dataset worker process died (out of memory?); run the same command again "
+                "to resume, or use fewer workers (-j)"
+            ) from None
     else:
         for job in jobs:
             _build_shard(job)

@@ -27,7 +27,9 @@ def labels_path(dataset_dir: str | os.PathLike, prop: str) -> Path:
     return Path(dataset_dir) / "labels" / f"{prop}.csv"
 
 
-def read_labels(dataset_dir: str | os.PathLike, prop: str, sources: tuple[str, ...] | None = None) -> dict:
+def read_labels(
+    dataset_dir: str | os.PathLike, prop: str, sources: tuple[str, ...] | None = None
+) -> dict:
     """Labels of one property, ``{(volume_id, row): (value, unit, source)}``.
 
     Later rows win, so a micromagnetic value appended after a surrogate one replaces it.
@@ -68,8 +70,13 @@ def append_labels(dataset_dir: str | os.PathLike, prop: str, rows: list[tuple]) 
 def label_matrix(images, labels_by_property: dict[str, dict]) -> tuple[np.ndarray, np.ndarray]:
     """Indices of the images labelled for every property, and their values (N, k)."""
     keys = list(zip(images.volume_ids.tolist(), images.rows.tolist()))
-    keep = [i for i, key in enumerate(keys) if all(key in labels for labels in labels_by_property.values())]
+    keep = [
+        i
+        for i, key in enumerate(keys)
+        if all(key in labels for labels in labels_by_property.values())
+    ]
     values = np.array(
-        [[labels[keys[i]][0] for labels in labels_by_property.values()] for i in keep], dtype=np.float32
+        [[labels[keys[i]][0] for labels in labels_by_property.values()] for i in keep],
+        dtype=np.float32,
     ).reshape(len(keep), len(labels_by_property))
     return np.asarray(keep, dtype=np.int64), values

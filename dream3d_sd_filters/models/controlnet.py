@@ -37,7 +37,9 @@ def condition_channels(task: str, n_properties: int = 1) -> int:
     return (1 if task == "orientation" else n_properties) + 1
 
 
-def build_controlnet(unet, task: str, downsampling: int, n_properties: int = 1, padding: str = "circular"):
+def build_controlnet(
+    unet, task: str, downsampling: int, n_properties: int = 1, padding: str = "circular"
+):
     """A ControlNet copied from ``unet`` (weights included), for images ``downsampling`` x larger.
 
     Parameters

@@ -341,11 +341,13 @@ class MicrostructureSD:
 
         ``multiple`` defaults to the autoencoder's downsampling factor. Periodic images
         are wrapped, others mirrored, so the padding looks like more microstructure.
+        Images are padded to at least two multiples, because reflecting padding needs
+        the coarsest feature map to be two pixels wide (thin slices of small volumes).
         Returns the padded images and the original (H, W).
         """
         h, w = images.shape[-2:]
         f = multiple or self.downsampling
-        ph, pw = -(-h // f) * f - h, -(-w // f) * f - w
+        ph, pw = (max(-(-n // f), 2) * f - n for n in (h, w))
         if ph or pw:
             pad = [(0, 0)] * (images.ndim - 2) + [(0, ph), (0, pw)]
             images = np.pad(images, pad, mode="wrap" if periodic else "symmetric")

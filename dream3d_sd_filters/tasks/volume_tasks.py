@@ -7,6 +7,7 @@ DREAM3D arrays (Phases, EulerAngles, FeatureIds, IPFColors), not pictures.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -103,19 +104,29 @@ def generate_volume(
         callback=step_callback(progress, "generating"),
     )
     structures = np.array([LAUE_IDS["Unknown"], *crystal_structures])
-    arrays = images_to_cell_arrays(images, structures, "z", model.encoding)
-    # Slices are independent microstructures: keep grains from spanning two of them.
-    arrays["FeatureIds"] = _segment_per_slice(arrays, structures)
     h, w = images.shape[2:]
     return Volume(
         dims=(w, h, n),
         spacing=spacing,
         length_unit=length_unit,
-        cell_data=arrays,
+        cell_data=_decode_separate_slices(images, structures, model.encoding),
         ensemble_data=ensemble_arrays(list(crystal_structures)),
         phase_names=["Invalid Phase", "Phase 1", "Phase 2"],
         name="Generated",
     )
+
+
+def _decode_separate_slices(
+    images: np.ndarray, crystal_structures: np.ndarray, encoding: str
+) -> dict[str, np.ndarray]:
+    """:func:`images_to_cell_arrays` of z-slices that are separate microstructures.
+
+    Grains are segmented slice by slice, numbered on from one slice to the next, so that
+    no grain spans two slices.
+    """
+    arrays = images_to_cell_arrays(images, crystal_structures, "z", encoding)
+    arrays["FeatureIds"] = _segment_per_slice(arrays, crystal_structures)
+    return arrays
 
 
 def _segment_per_slice(arrays: dict[str, np.ndarray], structures: np.ndarray) -> np.ndarray:
@@ -374,3 +385,97 @@ def predict_orientations(
     images[:, 0] = np.where(maps == 2, 1.0, -1.0)
     arrays = images_to_cell_arrays(images, volume.crystal_structures, axis, model.encoding)
     return OrientationResult(with_cell_arrays(volume, arrays), agreement)
+
+
+def interpolate_volume(
+    first: Volume,
+    second: Volume,
+    model: MicrostructureSD,
+    first_index: int = 0,
+    second_index: int = -1,
+    axis: str = "z",
+    gammas: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
+    timesteps: Sequence[int] = (0, 250, 500, 750),
+    steps: int = 25,
+    seed: int = 0,
+    periodic: bool = False,
+    progress: Progress | None = None,
+) -> Volume:
+    """Interpolate between a slice of each of two volumes in latent space (SD Interpolate).
+
+    Both slices are encoded; for every noise level t both latents are noised to t with
+    the same noise, mixed as ``(1 - gamma) * z_first + gamma * z_second`` and denoised
+    back with DDIM (see :meth:`MicrostructureSD.interpolate`). At t = 0 this is plain
+    latent interpolation.
+
+    Parameters
+    ----------
+    first, second : Volume
+        Need cell arrays Phases (1 or 2) and EulerAngles (radians) and the ensemble array
+        CrystalStructures; may be the same volume. Their slices along ``axis`` must have
+        the same size.
+    first_index, second_index : int
+        The slice of each along ``axis``; negative counts from the end.
+    axis : {"x", "y", "z"}
+        Slice normal.
+    gammas : sequence of float in [0, 1]
+        Mixing weights: 0 is the first slice, 1 the second.
+    timesteps : sequence of int in [0, 1000)
+        Noise levels (of the 1000 training timesteps).
+    steps : int
+        DDIM steps for the full noise range; a level t gets ``ceil(steps * t / 1000)``.
+    periodic : bool
+        Treat the slices as periodic.
+
+    Returns
+    -------
+    Volume
+        The grid as z-slices, dims (width, height, len(timesteps) * len(gammas)): slice
+        k holds noise level ``timesteps[k // len(gammas)]`` and weight
+        ``gammas[k % len(gammas)]``. Phases, EulerAngles, FeatureIds and IPFColors are
+        decoded with the first volume's CrystalStructures; each slice is a separate
+        microstructure (no grain spans two slices). Spacing: the first volume's, as
+        (column, row, slice) of its slices along ``axis``; length unit the first's;
+        origin 0. Ensemble: CrystalStructures of the first volume's phases 0-2, both
+        phases Primary.
+
+    Raises
+    ------
+    InputError
+        A slice index out of range, slices of different sizes, bad volumes or grid values.
+    """
+    axis = check_axis(axis)
+    ends = []
+    for which, volume, index in (("first", first, first_index), ("second", second, second_index)):
+        images = volume_to_images(volume, axis, model.encoding)
+        if not -len(images) <= index < len(images):
+            raise InputError(
+                f"{which}_index is {index} but volume {volume.name!r} has {len(images)} "
+                f"slices along {axis}"
+            )
+        ends.append(images[index])
+    grid = model.interpolate(
+        ends[0],
+        ends[1],
+        gammas,
+        timesteps,
+        steps=steps,
+        seed=seed,
+        periodic=periodic,
+        callback=step_callback(progress, "interpolating"),
+    )
+    images = grid.reshape(-1, *grid.shape[2:])
+    structures = first.crystal_structures
+    height, width = images.shape[2:]
+    x, y, z = first.spacing
+    return Volume(
+        dims=(width, height, len(images)),
+        spacing={"z": (x, y, z), "y": (x, z, y), "x": (y, z, x)}[axis],
+        length_unit=first.length_unit,
+        cell_data=_decode_separate_slices(images, structures, model.encoding),
+        ensemble_data={
+            "CrystalStructures": structures[:3].astype(np.uint32).reshape(-1, 1),
+            "PhaseTypes": ensemble_arrays([0, 0])["PhaseTypes"],
+        },
+        name="Interpolated",
+    )

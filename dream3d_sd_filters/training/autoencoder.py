@@ -88,7 +88,8 @@ class AutoencoderStep(torch.nn.Module):
 def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train the autoencoder described by ``config``; returns the final checkpoint folder.
 
-    The run folder ``config.run.output_dir`` receives ``config.json``, ``log.csv``,
+    The run folder ``config.run.output_dir`` receives ``config.json``, ``log.csv`` (losses),
+    ``eval.csv`` (validation PSNR),
     ``samples/step-*.png``, ``checkpoints/step-*`` (full training state, resumable)
     and ``final/`` (EMA weights as a diffusers folder plus ``model_card.json``).
     """
@@ -155,7 +156,11 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     n_elements = int(np.prod(images.shape[1:]))
     raw_vae = accelerator.unwrap_model(vae).vae
     last_layer = raw_vae.decoder.conv_out.weight
-    log = CsvLog(run_dir / "log.csv")
+    log = CsvLog(
+        run_dir / "log.csv",
+        ["step", "lr", "loss", "rec", "perceptual", "gan_g", "gan_d", "images_per_s"],
+    )
+    eval_log = CsvLog(run_dir / "eval.csv", ["step", "psnr_phase", "psnr_orientation"])
     rate = Throughput()
     bar = tqdm(
         total=optim.max_steps,
@@ -237,7 +242,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
             raw_vae.eval()
             metrics = reconstruction_psnr(raw_vae, valid_images)
             if accelerator.is_main_process:
-                log.write({"step": step, **metrics})
+                eval_log.write({"step": step, **metrics})
                 bar.write(
                     f"step {step}: " + ", ".join(f"{k} {v:.2f} dB" for k, v in metrics.items())
                 )

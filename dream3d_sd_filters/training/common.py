@@ -7,6 +7,7 @@ import json
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -67,21 +68,28 @@ def augment(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 class CsvLog:
-    """Append-only CSV log that survives restarts (new columns start a new header block)."""
+    """Append-only CSV log with fixed columns that survives restarts.
 
-    def __init__(self, path: Path) -> None:
+    Columns are declared up front, so the file stays one table (pandas/Excel read it
+    directly); a value missing from a row is left empty, e.g. a loss term that has not
+    started yet.
+    """
+
+    def __init__(self, path: Path, columns: Sequence[str]) -> None:
         self.path = path
-        self.columns: list[str] | None = None
+        self.columns = list(columns)
 
     def write(self, row: dict[str, Any]) -> None:
-        columns = list(row)
+        unknown = set(row) - set(self.columns)
+        if unknown:
+            raise ValueError(f"{self.path.name} has no column(s) {sorted(unknown)}")
         new_file = not self.path.exists()
         with open(self.path, "a", newline="") as handle:
             writer = csv.writer(handle)
-            if new_file or columns != self.columns:
-                writer.writerow(columns)
-                self.columns = columns
-            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in row.values()])
+            if new_file:
+                writer.writerow(self.columns)
+            values = (row.get(column, "") for column in self.columns)
+            writer.writerow([f"{v:.6g}" if isinstance(v, float) else v for v in values])
 
 
 def checkpoint_dirs(run_dir: Path) -> list[Path]:

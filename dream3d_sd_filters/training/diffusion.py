@@ -142,7 +142,7 @@ def denoising_loop(
     step = int((resume_latest(accelerator, run_dir) if resume else {}).get("step", 0))
     raw = accelerator.unwrap_model(prepared)
     alphas = noise_scheduler.alphas_cumprod
-    log = CsvLog(run_dir / "log.csv")
+    log = CsvLog(run_dir / "log.csv", ["step", "lr", "loss", "images_per_s"])
     rate = Throughput()
     bar = tqdm(
         total=optim.max_steps,
