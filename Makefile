@@ -5,8 +5,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 # Everything the tests exercise: VTK, dev tools, MCRpy descriptors and magnum.np.
 EXTRAS ?= vtk,dev,descriptors,magnetics
-STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 comma := ,
+STAMP := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
+LINTED := dream3d_sd_filters tests benchmarks paraview_plugins training examples
 
 # numba's cache of orix kernels breaks when processes compile them at once: fill it once.
 export COMPILE_IPF := from dream3d_sd_filters.orientations import compile_ipf_kernels; compile_ipf_kernels()
@@ -24,11 +25,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 
+# piq's FSIM is the independent reference of tests/test_metrics_image.py; only its wheel is
+# fetched (installing piq would pull torchvision), see tests/_piq_fsim.py.
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e ".[$(EXTRAS)]"
-	# piq's FSIM is the independent reference of tests/test_metrics_image.py; only its wheel
-	# is fetched (installing piq would pull torchvision), see tests/_piq_fsim.py.
 	$(PIP) download -q --no-deps -d $(VENV)/piq piq==0.8.0
 	$(PY) -c "$$COMPILE_IPF"
 	touch $@
@@ -38,8 +39,11 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/sd-filters demo --output demo_output
 
-test: $(STAMP)
-	$(VENV)/bin/ruff check dream3d_sd_filters tests benchmarks paraview_plugins training
+lint: $(STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+
+test: lint
 	$(PY) -m pytest -q tests
 	if [ -x /usr/bin/pvpython ]; then $(MAKE) --no-print-directory test-paraview; fi
 

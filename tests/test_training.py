@@ -216,6 +216,24 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     with pytest.raises(InputError, match="only coercivity can be simulated"):
         design_microstructures(model, {"phase2_fraction": 0.5}, verify="simulation")
 
+    # The same through the CLI: `sd-filters generate --target`.
+    from dream3d_sd_filters.cli.main import main as sd_filters
+    from dream3d_sd_filters.io import read_volume
+
+    out = tmp_path / "design.dream3d"
+    args = ["generate", "-n", "3", "--steps", "2", "--model", str(tmp_path / "pipeline")]
+    result = CliRunner().invoke(
+        sd_filters, [*args, "--target", "phase2_fraction=0.5", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "candidates within 15% of phase2_fraction = 0.5" in result.output
+    assert read_volume(out).dims == (24, 24, 3)
+    bad = CliRunner().invoke(
+        sd_filters, [*args, "--target", "coercivity=two", "-o", str(out.with_name("x.dream3d"))]
+    )
+    assert bad.exit_code == 2 and "not a number in T or mT" in bad.output
+    assert not out.with_name("x.dream3d").exists()
+
 
 @pytest.mark.slow
 def test_resumed_run_matches_uninterrupted_run(dataset, tmp_path):

@@ -702,14 +702,14 @@ def run_batch(
         click.echo(line)
 
 
-#: ``--model`` of every command that runs a model.
+#: ``--model`` of the task commands and ``sd-filters demo``.
 model_option = click.option(
     "--model",
     default="default",
     show_default=True,
     help="Bundled model name, or a pipeline folder (`sd-train bundle`).",
 )
-#: ``--device`` of every command that runs a model.
+#: ``--device`` of the task commands and ``sd-filters demo``.
 device_option = click.option(
     "--device",
     type=click.Choice(["auto", "cpu", "cuda"]),
