@@ -107,15 +107,20 @@ WELL_KNOWN_CELL_ARRAYS: dict[str, tuple[str, int]] = {
 }
 
 
-def _check_dtype(name: str, array: np.ndarray) -> None:
+def _check_dtype(name: str, array: np.ndarray) -> tuple[float, float] | None:
+    """Check the dtype and, for floats, finiteness; returns a float array's (min, max)."""
     if array.dtype not in SUPPORTED_DTYPES:
         raise InputError(
             f"array {name!r} has dtype {array.dtype}, which DREAM3D cannot store; "
             f"use one of {', '.join(str(d) for d in SUPPORTED_DTYPES)}"
         )
+    if array.dtype.kind != "f" or not array.size:
+        return None
     # min and max propagate NaN and expose infinities without a full-size temporary.
-    if array.dtype.kind == "f" and array.size and not np.isfinite([array.min(), array.max()]).all():
+    value_range = (float(array.min()), float(array.max()))
+    if not np.isfinite(value_range).all():
         raise InputError(f"array {name!r} contains NaN or infinite values")
+    return value_range
 
 
 def _as_cell_array(name: str, array: np.ndarray, zyx: tuple[int, int, int]) -> np.ndarray:
@@ -127,7 +132,7 @@ def _as_cell_array(name: str, array: np.ndarray, zyx: tuple[int, int, int]) -> n
             f"cell array {name!r} has shape {array.shape}, expected (Z, Y, X, C) with "
             f"(Z, Y, X) = {zyx}"
         )
-    _check_dtype(name, array)
+    value_range = _check_dtype(name, array)
     expected = WELL_KNOWN_CELL_ARRAYS.get(name)
     if expected is not None:
         kind, components = expected
@@ -138,8 +143,8 @@ def _as_cell_array(name: str, array: np.ndarray, zyx: tuple[int, int, int]) -> n
                 f"component(s); DREAM3D expects {'an integer' if kind in 'iu' else 'a float'} "
                 f"array with {components} component(s)"
             )
-    if name == "EulerAngles" and array.size:
-        largest = max(abs(float(array.min())), abs(float(array.max())))
+    if name == "EulerAngles" and value_range is not None:
+        largest = max(abs(value_range[0]), abs(value_range[1]))
         if largest > 2 * np.pi + 1e-3:
             raise InputError(
                 f"EulerAngles reach {largest:.1f}, which looks like degrees; "
