@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,30 @@ def _has_paraview() -> bool:
 # tests/paraview needs Debian's ParaView and runs in its own venv (make test-paraview);
 # a venv that cannot import paraview does not collect it.
 collect_ignore = [] if _has_paraview() else ["paraview"]
+
+
+def accelerate_launch_cpu(
+    module: str, *args: str, timeout: int, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Run ``python -m module args`` under ``accelerate launch`` as 2 CPU processes (gloo).
+
+    Skips the test when accelerate's launcher is not installed beside this Python.
+    """
+    launcher = Path(sys.executable).with_name("accelerate")
+    if not launcher.exists():
+        pytest.skip("accelerate's launcher is not installed")
+    command = [
+        str(launcher), "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "-m", module, *args,
+    ]  # fmt: skip
+    return subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
 
 
 def make_small_volume(dims: tuple[int, int, int] = (6, 5, 4), seed: int = 0) -> Volume:

@@ -6,16 +6,13 @@ arrays, files, errors); quality is measured by `sd-filters evaluate`.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-from conftest import file_digest, make_small_volume
+from conftest import accelerate_launch_cpu, file_digest, make_small_volume
 
 from dream3d_sd_filters.cli.main import main
 from dream3d_sd_filters.cli.tasks import (
@@ -400,45 +397,18 @@ def test_box_mask_bounds_exclude_the_end() -> None:
 
 @pytest.mark.slow
 def test_accelerate_launch_splits_a_batch(untrained_model_dir, tmp_path: Path) -> None:
-    launcher = Path(sys.executable).with_name("accelerate")
-    if not launcher.exists():
-        pytest.skip("accelerate's launcher is not installed")
     inputs = tmp_path / "scans"
     inputs.mkdir()
     for k in range(3):
         write_volume(make_small_volume((16, 16, 1), seed=k), inputs / f"scan{k}.npz")
     out = tmp_path / "results"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [
-            str(launcher),
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "-m",
-            "dream3d_sd_filters.cli.main",
-            "reconstruct",
-            str(inputs),
-            "-o",
-            str(out),
-            "--model",
-            str(untrained_model_dir),
-            "--format",
-            "npz",
-        ],  # fmt: skip
-        capture_output=True,
-        text=True,
-        env=env,
+    done = accelerate_launch_cpu(
+        "dream3d_sd_filters.cli.main",
+        "reconstruct", str(inputs), "-o", str(out), "--model", str(untrained_model_dir),
+        "--format", "npz",
         timeout=120,
         cwd=tmp_path,
-    )
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert sorted(p.name for p in out.iterdir()) == [f"scan{k}_reconstructed.npz" for k in range(3)]
     # Only the main process prints, once per file, in input order.

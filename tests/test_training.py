@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+from conftest import accelerate_launch_cpu
 from safetensors.torch import load_file
 
 from dream3d_sd_filters.cli.train import main as sd_train
@@ -303,7 +301,6 @@ def test_corrupt_autoencoder_weights_are_named(dataset, tmp_path):
 
 @pytest.mark.slow
 def test_accelerate_launch_two_cpu_processes(dataset, tmp_path):
-    accelerate = os.path.join(os.path.dirname(sys.executable), "accelerate")
     settings = [
         *VAE_SETTINGS,
         "loss.perceptual=0",
@@ -312,30 +309,8 @@ def test_accelerate_launch_two_cpu_processes(dataset, tmp_path):
         f"data.dataset={dataset}",
         f"run.output_dir={tmp_path / 'ddp'}",
     ]
-    completed = subprocess.run(
-        [
-            accelerate,
-            "launch",
-            "--cpu",
-            "--num_processes",
-            "2",
-            "--num_machines",
-            "1",
-            "--mixed_precision",
-            "no",
-            "--dynamo_backend",
-            "no",
-            "-m",
-            "dream3d_sd_filters.cli.train",
-            "vae",
-            "tiny",
-            "--quiet",
-            *_args(settings),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    completed = accelerate_launch_cpu(
+        "dream3d_sd_filters.cli.train", "vae", "tiny", "--quiet", *_args(settings), timeout=300
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert (tmp_path / "ddp" / "final" / "model_card.json").exists()
