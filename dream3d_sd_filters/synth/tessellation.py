@@ -172,7 +172,9 @@ class _PowerLabeller:
         if self.periodic:
             offset = self.seeds[table] - centre[:, None, :]
             relative -= self.box * np.round(offset / self.box)
-        weight = self.weights[table]
+        # |p - r|^2 - w = |p|^2 + (|r|^2 - w) - 2 p.r, and |p|^2 is the same for every
+        # candidate of a point, so the argmin needs only the last two terms.
+        offset_power = np.einsum("ijk,ijk->ij", relative, relative) - self.weights[table]
         slot = np.full(mixed.size, -1, dtype=np.int64)
         slot[mixed_cubes] = np.arange(len(mixed_cubes))
         slot = slot.reshape(mixed.shape)[np.ix_(cube_z, cube_y, cube_x)].ravel()
@@ -184,8 +186,7 @@ class _PowerLabeller:
             z, y, x = np.unravel_index(chunk, (nz, ny, nx))
             cube = slot[chunk]
             point = np.stack([coords[0][x], coords[1][y], coords[2][z]], axis=1) - lower[cube]
-            delta = point[:, None, :] - relative[cube]
-            power = np.einsum("ijk,ijk->ij", delta, delta) - weight[cube]
+            power = offset_power[cube] - 2.0 * np.einsum("ik,ijk->ij", point, relative[cube])
             flat[chunk] = table[cube, np.argmin(power, axis=1)]
         return labels
 
@@ -416,14 +417,18 @@ def fit_power_diagram(
     # small cells (5th percentile) with 8, up to the full voxel grid.
     small = float(np.quantile(target_volumes, 0.05))
     wanted = max(n * points_per_cell, 8.0 * float(np.prod(dims)) / small)
-    grid_dims, cell_size, points = _sample_grid(dims, metric, int(min(wanted, 2**31)))
-    point_volume = float(np.prod(cell_size))
+    # While targets are still re-matched by rank, seeds move far each iteration and a
+    # grid with a quarter of the points is enough.
+    fine = _sample_grid(dims, metric, int(min(wanted, 2**31)))
+    coarse = _sample_grid(dims, metric, int(min(wanted / 4, 2**31)))
     radius_sq = lambda volume: (3.0 * volume / (4.0 * math.pi)) ** (2.0 / 3.0)  # noqa: E731
     targets = np.sort(target_volumes)
     seeds = seeds.copy()
     # Start from the Voronoi diagram: its cell volumes decide the first matching.
     weights = np.zeros(n)
     for iteration in range(iterations):
+        grid_dims, cell_size, points = coarse if iteration < rematch else fine
+        point_volume = float(np.prod(cell_size))
         labels = label_grid(seeds, weights, grid_dims, cell_size, periodic, workers)
         centre, count = centroids(labels.ravel(), points, n, box, periodic)
         filled = count > 0
