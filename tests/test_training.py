@@ -232,6 +232,51 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert bad.exit_code == 2 and "not a number in T or mT" in bad.output
     assert not out.with_name("x.dream3d").exists()
 
+    # A ControlNet trained on top of a pipeline folder (how the shipped model gets its
+    # ControlNets), then bundled back into it in place, keeping what it already carries.
+    pipeline = tmp_path / "pipeline"
+    on_pipeline = [*control[:-4], f"latent.autoencoder={pipeline}", f"control.base={pipeline}"]
+    result = _train(
+        "controlnet",
+        tmp_path / "orientation-2",
+        dataset,
+        on_pipeline,
+        ["control.task=orientation", "optim.max_steps=2", "run.sample_every=2"],
+    )
+    assert result.exit_code == 0, result.output
+    card = json.loads((tmp_path / "orientation-2" / "final" / "model_card.json").read_text())
+    assert card["base"] == str(pipeline) and card["autoencoder"] == str(pipeline)
+    before = load_file(pipeline / "controlnet-orientation" / "diffusion_pytorch_model.safetensors")
+    args = ["bundle", "--autoencoder", str(pipeline), "--diffusion", str(pipeline)]
+    result = CliRunner().invoke(
+        sd_train,
+        [
+            *args,
+            "-o",
+            str(pipeline),
+            "--controlnet",
+            f"orientation={tmp_path / 'orientation-2' / 'final'}",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    model = MicrostructureSD.from_pretrained(pipeline)
+    assert set(model.controlnets) == {"orientation", "property"} and set(model.surrogates) == {
+        "phase2_fraction"
+    }
+    after = load_file(pipeline / "controlnet-orientation" / "diffusion_pytorch_model.safetensors")
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    result = CliRunner().invoke(
+        sd_train,
+        [
+            *args,
+            "-o",
+            str(tmp_path / "x"),
+            "--controlnet",
+            f"orientation={tmp_path / 'orientation' / 'final'}",
+        ],
+    )
+    assert result.exit_code == 2 and "was trained on" in result.output
+
 
 @pytest.mark.slow
 def test_resumed_run_matches_uninterrupted_run(dataset, tmp_path):

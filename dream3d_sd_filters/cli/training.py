@@ -141,13 +141,13 @@ ldm = _train_command(
     "--autoencoder",
     required=True,
     type=click.Path(exists=True, file_okay=False),
-    help="final/ folder of `sd-train vae`.",
+    help="final/ folder of `sd-train vae`, or a pipeline folder (its autoencoder).",
 )
 @click.option(
     "--diffusion",
     required=True,
     type=click.Path(exists=True, file_okay=False),
-    help="final/ folder of `sd-train ldm`.",
+    help="final/ folder of `sd-train ldm`, or a pipeline folder (kept ControlNets and surrogates).",
 )
 @click.option(
     "-o",

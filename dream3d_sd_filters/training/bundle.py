@@ -9,8 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from ..errors import InputError
 from ..models.card import read_model_card
+from .common import locate_part
 
 WEIGHTS_BUDGET_MB = 40.0
 
@@ -29,9 +32,10 @@ def bundle_pipeline(
     Parameters
     ----------
     autoencoder : path-like
-        ``final/`` folder of ``sd-train vae``.
+        ``final/`` folder of ``sd-train vae``, or a pipeline folder (its autoencoder).
     diffusion : path-like
-        ``final/`` folder of ``sd-train ldm`` trained on that autoencoder's latents.
+        ``final/`` folder of ``sd-train ldm`` trained on that autoencoder's latents, or
+        a pipeline folder, whose ControlNets and surrogates are kept unless replaced.
     output : path-like
         The pipeline folder to write (replaced atomically).
     controlnets : dict, optional
@@ -53,19 +57,15 @@ def bundle_pipeline(
     from ..pipelines.microstructure_sd import MicrostructureSD
     from .diffusion import load_autoencoder
 
-    vae, vae_card = load_autoencoder(autoencoder)
-    ldm_card = read_model_card(diffusion)
-    if ldm_card.get("model") != "latent_diffusion":
+    vae, vae_card, vae_folder = load_autoencoder(autoencoder)
+    ldm_folder, unet_weights, ldm_card = locate_part(diffusion, "diffusion")
+    if Path(ldm_card["autoencoder"]).resolve() != vae_folder.resolve():
         raise InputError(
-            f"{str(diffusion)!r} holds a {ldm_card.get('model')!r} model, not a latent diffusion model"
+            f"the diffusion model in {str(ldm_folder)!r} was trained on the latents of "
+            f"{ldm_card['autoencoder']!r}, not {str(vae_folder)!r}"
         )
-    if Path(ldm_card["autoencoder"]).resolve() != Path(autoencoder).resolve():
-        raise InputError(
-            f"the diffusion model in {str(diffusion)!r} was trained on the latents of "
-            f"{ldm_card['autoencoder']!r}, not {str(autoencoder)!r}"
-        )
-    unet = UNet2DConditionModel.from_pretrained(Path(diffusion) / "unet")
-    scheduler = DDPMScheduler.from_pretrained(Path(diffusion) / "scheduler")
+    unet = UNet2DConditionModel.from_pretrained(unet_weights, torch_dtype=torch.float32)
+    scheduler = DDPMScheduler.from_pretrained(ldm_folder / "scheduler")
     card = {
         "model": "pipeline",
         "orientation_encoding": vae_card["orientation_encoding"],
@@ -80,19 +80,30 @@ def bundle_pipeline(
             k: ldm_card[k] for k in ("steps", "metrics", "training_data", "config") if k in ldm_card
         },
         "metrics": metrics or {},
+        "controlnets": {},
+        "surrogates": {},
     }
-    loaded = {}
-    card["controlnets"] = {}
+    loaded, predictors = {}, {}
+    if read_model_card(ldm_folder).get("model") == "pipeline":
+        # Re-bundling a pipeline keeps what it already carries unless replaced.
+        existing = MicrostructureSD.from_pretrained(ldm_folder)
+        loaded.update(existing.controlnets)
+        predictors.update(existing.surrogates)
+        for key in ("controlnets", "surrogates"):
+            card[key].update(existing.card.get(key, {}))
+        card["metrics"] = metrics or existing.card.get("metrics", {})
     for task, folder in (controlnets or {}).items():
         control_card = read_model_card(folder)
         if control_card.get("model") != "controlnet" or control_card.get("task") != task:
             raise InputError(f"{str(folder)!r} does not hold a {task} ControlNet")
-        if Path(control_card["base"]).resolve() != Path(diffusion).resolve():
+        if Path(control_card["base"]).resolve() != ldm_folder.resolve():
             raise InputError(
                 f"the {task} ControlNet in {str(folder)!r} was trained on {control_card['base']!r}, "
-                f"not on {str(diffusion)!r}"
+                f"not on {str(ldm_folder)!r}"
             )
-        loaded[task] = ControlNetModel.from_pretrained(Path(folder) / "controlnet")
+        loaded[task] = ControlNetModel.from_pretrained(
+            Path(folder) / "controlnet", torch_dtype=torch.float32
+        )
         keys = (
             "properties",
             "property_normalization",
@@ -102,8 +113,6 @@ def bundle_pipeline(
             "training_data",
         )
         card["controlnets"][task] = {k: control_card[k] for k in keys if k in control_card}
-    card["surrogates"] = {}
-    predictors = {}
     for prop, folder in (surrogates or {}).items():
         surrogate_card = read_model_card(folder)
         if surrogate_card.get("model") != "surrogate" or surrogate_card.get("property") != prop:

@@ -16,6 +16,50 @@ import torch
 
 from ..errors import InputError
 from ..io.atomic import atomic_output
+from ..models.card import read_model_card
+from ..pipelines.microstructure_sd import resolve_pretrained
+
+#: Model card name and weights subfolder of each trained part, in a pipeline folder.
+_PARTS = {"autoencoder": ("autoencoder", "vae"), "diffusion": ("latent_diffusion", "unet")}
+_PIPELINE_FIELDS = ("channels", "orientation_encoding", "image_size", "padding", "scaling_factor")
+
+
+def locate_part(name_or_path: str | Path, part: str) -> tuple[Path, Path, dict[str, Any]]:
+    """Folder, weights folder and model card of a trained autoencoder or diffusion model.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A ``final/`` folder of ``sd-train vae`` or ``sd-train ldm``, or a pipeline folder
+        (``sd-train bundle`` output, or a bundled model name such as ``"default"``), whose
+        ``vae/`` or ``unet/`` part is used. This is how ControlNets are trained on top of
+        the shipped model.
+    part : {"autoencoder", "diffusion"}
+
+    Returns
+    -------
+    folder : Path
+        The checkpoint or pipeline folder; other checkpoints refer to it by this path.
+    weights : Path
+        The diffusers ``save_pretrained`` folder of the part.
+    card : dict
+        The part's model card. For a pipeline: its ``autoencoder`` or ``diffusion``
+        section plus the pipeline-wide fields (encoding, image size, padding, scaling
+        factor), and for the diffusion part ``autoencoder`` naming the pipeline itself.
+    """
+    model, subfolder = _PARTS[part]
+    folder = resolve_pretrained(name_or_path)
+    card = read_model_card(folder)
+    if card.get("model") == "pipeline":
+        shared = {k: card[k] for k in _PIPELINE_FIELDS if k in card}
+        part_card = {**card.get(part, {}), **shared, "model": model}
+        if part == "diffusion":
+            part_card["autoencoder"] = str(folder)
+        return folder, folder / subfolder, part_card
+    if card.get("model") != model:
+        wanted = "an autoencoder" if part == "autoencoder" else "a latent diffusion model"
+        raise InputError(f"{str(folder)!r} holds a {card.get('model')!r} model, not {wanted}")
+    return folder, folder if part == "autoencoder" else folder / subfolder, card
 
 
 def lr_lambda(warmup_steps: int, max_steps: int, min_ratio: float):

@@ -12,31 +12,28 @@ import torch
 from ..data.dataset import load_split
 from ..data.labels import label_matrix, read_labels
 from ..errors import InputError
-from ..models.card import check_compatible, read_model_card, write_model_card
+from ..models.card import check_compatible, write_model_card
 from ..models.controlnet import build_controlnet, make_condition
 from ..models.padding import set_padding_mode
 from ..models.unet import null_context
 from .autoencoder import check_images_fit
-from .common import check_run_dir, save_grid
+from .common import check_run_dir, locate_part, save_grid
 from .config import TrainConfig
 from .diffusion import cached_latents, denoising_loop, load_autoencoder
 
 
-def load_base_unet(folder: str | Path):
-    """The trained diffusion UNet of an ``sd-train ldm`` final folder, frozen, and its card."""
+def load_base_unet(name_or_path: str | Path):
+    """The trained diffusion UNet (an ``sd-train ldm`` final folder, or a pipeline's),
+    frozen, its model card and its folder (see :func:`locate_part`)."""
     from diffusers import UNet2DConditionModel
 
-    card = read_model_card(folder)
-    if card.get("model") != "latent_diffusion":
-        raise InputError(
-            f"{str(folder)!r} holds a {card.get('model')!r} model, not a latent diffusion model"
-        )
+    folder, weights, card = locate_part(name_or_path, "diffusion")
     try:
-        unet = UNet2DConditionModel.from_pretrained(Path(folder) / "unet")
+        unet = UNet2DConditionModel.from_pretrained(weights, torch_dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as error:
         raise InputError(f"cannot load the UNet in {str(folder)!r}: {error}") from None
     set_padding_mode(unet, card.get("padding", "zeros"))
-    return unet.eval().requires_grad_(False), card
+    return unet.eval().requires_grad_(False), card, folder
 
 
 def controlled_eps(unet, controlnet, noisy, t, condition, scale: float = 1.0):
@@ -94,15 +91,14 @@ def train_controlnet(config: TrainConfig, resume: bool = False, progress: bool =
 
     run, control = config.run, config.control
     run_dir = Path(run.output_dir)
-    vae_folder = Path(config.latent.autoencoder)
-    vae, vae_card = load_autoencoder(vae_folder)
+    vae, vae_card, vae_folder = load_autoencoder(config.latent.autoencoder)
     check_compatible(
         vae_card, encoding=config.data.encoding, where=f"autoencoder {str(vae_folder)!r}"
     )
-    unet, base_card = load_base_unet(control.base)
+    unet, base_card, base_folder = load_base_unet(control.base)
     if Path(base_card["autoencoder"]).resolve() != vae_folder.resolve():
         raise InputError(
-            f"the base model {control.base!r} models the latents of {base_card['autoencoder']!r}, "
+            f"the base model {str(base_folder)!r} models the latents of {base_card['autoencoder']!r}, "
             f"not of {str(vae_folder)!r}"
         )
     scaling = float(vae_card["scaling_factor"])
@@ -206,7 +202,7 @@ def train_controlnet(config: TrainConfig, resume: bool = False, progress: bool =
             image_size=size,
             padding=vae_card.get("padding", "circular"),
             autoencoder=str(vae_folder),
-            base=str(control.base),
+            base=str(base_folder),
             steps=step,
             metrics={},
             training_data={

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from ..data.dataset import load_split
 from ..errors import InputError
-from ..models.card import check_compatible, read_model_card, write_model_card
+from ..models.card import check_compatible, write_model_card
 from ..models.padding import set_padding_mode
 from ..models.unet import build_noise_scheduler, build_unet, null_context
 from .autoencoder import check_images_fit
@@ -22,6 +22,7 @@ from .common import (
     Throughput,
     batch_indices,
     check_run_dir,
+    locate_part,
     lr_lambda,
     resume_latest,
     save_checkpoint,
@@ -31,19 +32,17 @@ from .common import (
 from .config import TrainConfig
 
 
-def load_autoencoder(folder: str | Path):
-    """Load a trained autoencoder folder and its model card."""
+def load_autoencoder(name_or_path: str | Path):
+    """Load a trained autoencoder, its model card and its folder (see :func:`locate_part`)."""
     from diffusers import AutoencoderKL
 
-    card = read_model_card(folder)
-    if card.get("model") != "autoencoder":
-        raise InputError(f"{str(folder)!r} holds a {card.get('model')!r} model, not an autoencoder")
+    folder, weights, card = locate_part(name_or_path, "autoencoder")
     try:
-        vae = AutoencoderKL.from_pretrained(folder)
+        vae = AutoencoderKL.from_pretrained(weights, torch_dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as error:
         raise InputError(f"cannot load the autoencoder in {str(folder)!r}: {error}") from None
     set_padding_mode(vae, card.get("padding", "zeros"))
-    return vae.eval().requires_grad_(False), card
+    return vae.eval().requires_grad_(False), card, folder
 
 
 @torch.no_grad()
@@ -63,7 +62,7 @@ def cached_latents(
 ) -> torch.Tensor:
     """Latents of a split, cached per (autoencoder weights, images) in the run folder."""
     digest = hashlib.sha256()
-    weights = sorted(vae_folder.glob("*.safetensors"))
+    weights = sorted(locate_part(vae_folder, "autoencoder")[1].glob("*.safetensors"))
     if not weights:
         raise InputError(f"no safetensors weights in {str(vae_folder)!r}")
     for path in weights:
@@ -73,7 +72,7 @@ def cached_latents(
     path = cache_dir / f"latents-{split}-{digest.hexdigest()[:16]}.pt"
     if path.exists():
         return torch.load(path)
-    vae, _ = load_autoencoder(vae_folder)
+    vae, _, _ = load_autoencoder(vae_folder)
     latents = encode_dataset(vae, images, progress=progress)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
@@ -220,8 +219,7 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
 
     run, optim = config.run, config.optim
     run_dir = Path(run.output_dir)
-    vae_folder = Path(config.latent.autoencoder)
-    vae, vae_card = load_autoencoder(vae_folder)
+    vae, vae_card, vae_folder = load_autoencoder(config.latent.autoencoder)
     check_compatible(
         vae_card, encoding=config.data.encoding, where=f"autoencoder {str(vae_folder)!r}"
     )
