@@ -88,7 +88,8 @@ class SDInpaint(algorithm.SDVolumeFilter):
                 "steps": 50,
                 "jump_length": 10,
                 "jump_n_sample": 3,
-                "restart_fraction": 0.5,
+                # dream3d_sd_filters.tasks.volume_tasks.CONSISTENT_RESTART_FRACTION
+                "restart_fraction": 0.9,
             },
         )
 
@@ -143,7 +144,7 @@ class SDInpaint(algorithm.SDVolumeFilter):
     @smproperty.doublevector(
         name="RestartFraction",
         label="Restart Fraction",
-        default_values=0.5,
+        default_values=0.9,
         panel_visibility="advanced",
     )
     @smdomain.doublerange(min=0.01, max=0.99)

@@ -54,9 +54,11 @@ class SDPredictGrainOrientations(algorithm.SDVolumeFilter):
     field_scalars = {"phase_agreement": "PhaseAgreement"}
 
     def __init__(self):
-        super().__init__(defaults={"steps": 25, "guidance_scale": 1.5})
+        # 5.0 = dream3d_sd_filters.pipelines.microstructure_sd.ORIENTATION_GUIDANCE_SCALE,
+        # spelled out because the proxy XML is built when ParaView loads the plugin.
+        super().__init__(defaults={"steps": 25, "guidance_scale": 5.0})
 
-    @smproperty.doublevector(name="GuidanceScale", label="Guidance Scale", default_values=1.5)
+    @smproperty.doublevector(name="GuidanceScale", label="Guidance Scale", default_values=5.0)
     @smdomain.doublerange(min=0.0, max=10.0)
     def SetGuidanceScale(self, value):
         """Classifier-free guidance: how strongly the grains follow the phase map."""

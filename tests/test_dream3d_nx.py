@@ -141,6 +141,34 @@ def test_choice_lists_match_the_project():
     assert filters.INPAINT_MODE_CHOICES == INPAINT_MODES
 
 
+@pytest.mark.parametrize(
+    ("filter_name", "key", "plugin", "setting"),
+    [
+        ("predict_orientations", "guidance_scale", "predict_orientations", "guidance"),
+        ("inpaint", "restart_fraction", "inpaint", "restart"),
+    ],
+)
+def test_front_end_defaults_match_the_core(filter_name, key, plugin, setting):
+    # Filters and plugins spell these defaults out (they load without torch).
+    from dream3d_sd_filters.pipelines.microstructure_sd import ORIENTATION_GUIDANCE_SCALE
+    from dream3d_sd_filters.tasks.volume_tasks import CONSISTENT_RESTART_FRACTION
+
+    value = {"guidance": ORIENTATION_GUIDANCE_SCALE, "restart": CONSISTENT_RESTART_FRACTION}[
+        setting
+    ]
+    module = importlib.import_module(f"dream3d_sd_filters.filters.{filter_name}")
+    (param,) = [
+        p
+        for cls in vars(module).values()
+        if isinstance(cls, type) and cls.__module__ == module.__name__
+        for p in getattr(cls, "params", ())
+        if p.key == key
+    ]
+    assert param.default == value
+    text = (REPO / "paraview_plugins" / f"sd_{plugin}_plugin.py").read_text()
+    assert f'"{key}": {value}' in text and f"default_values={value}" in text
+
+
 def test_autoencode_preflight_declares_outputs(small_volume, untrained_model_dir):
     ds = make_structure(small_volume)
     result = preflight(SDAutoencodeFilter(), ds, checkpoint=str(untrained_model_dir))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..pipelines.microstructure_sd import ORIENTATION_GUIDANCE_SCALE
 from ..report import Section, Table
 from ..tasks.progress import tqdm_progress
 from .common import EvaluationResult, Stopwatch, check_count, progress_callback, save_figure
@@ -126,7 +127,7 @@ def evaluate_orientation_controlnet(
     steps: int = 25,
     seed: int = 0,
     batch_size: int = 16,
-    guidance_scale: float = 1.5,
+    guidance_scale: float = ORIENTATION_GUIDANCE_SCALE,
     inception: Any = None,
     n_show: int = 4,
     progress: bool = False,

@@ -64,7 +64,8 @@ class InpaintFilter(CellArraysFilter):
             "Restart Fraction",
             "consistent mode: how far into the schedule a slice starts from its neighbour, "
             "in (0, 1); higher = closer to the neighbour.",
-            0.5,
+            # volume_tasks.CONSISTENT_RESTART_FRACTION; filters load without torch.
+            0.9,
         ),
         periodic_param(False),
         separator("Output Data"),

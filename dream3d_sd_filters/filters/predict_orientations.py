@@ -38,7 +38,8 @@ class PredictOrientationsFilter(CellArraysFilter):
             "float",
             "Guidance Scale",
             "Weight of the phase map (classifier-free guidance; 1 = plain conditioning).",
-            1.5,
+            # microstructure_sd.ORIENTATION_GUIDANCE_SCALE; filters load without torch.
+            5.0,
         ),
         periodic_param(False),
         separator("Output Data"),

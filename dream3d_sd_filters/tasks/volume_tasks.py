@@ -13,7 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError
-from ..pipelines.microstructure_sd import Cancelled, MicrostructureSD
+from ..pipelines.microstructure_sd import (
+    ORIENTATION_GUIDANCE_SCALE,
+    Cancelled,
+    MicrostructureSD,
+)
 from ..volume import LAUE_IDS, Volume, ensemble_arrays
 from .decoding import images_to_cell_arrays, with_cell_arrays
 from .progress import Progress, step_callback
@@ -143,6 +147,13 @@ def _segment_per_slice(arrays: dict[str, np.ndarray], structures: np.ndarray) ->
     return ids
 
 
+#: Where a consistent-mode slice starts in the schedule, from its neighbour's result. On the
+#: demo's 64^3 volume (central 32^3 cube, 25 steps, jump length 5, 3 resamplings) the
+#: continuity ratio is 5.3 at 0.5, 1.8 at 0.8, 1.6 at 0.85, 1.4 at 0.9 and 0.9 at 0.95 (the
+#: data: 1.0; below it, slices copy their neighbour). 0.9 is the least copying within 1.5.
+CONSISTENT_RESTART_FRACTION = 0.9
+
+
 @dataclass
 class InpaintResult:
     """What :func:`inpaint_volume` returns.
@@ -194,7 +205,7 @@ def inpaint_volume(
     steps: int = 50,
     jump_length: int = 10,
     jump_n_sample: int = 3,
-    restart_fraction: float = 0.5,
+    restart_fraction: float = CONSISTENT_RESTART_FRACTION,
     seed: int = 0,
     batch_size: int = 16,
     periodic: bool = False,
@@ -342,7 +353,7 @@ def predict_orientations(
     axis: str = "z",
     sampler: str = "dpmsolver++",
     steps: int = 25,
-    guidance_scale: float = 1.5,
+    guidance_scale: float = ORIENTATION_GUIDANCE_SCALE,
     seed: int = 0,
     batch_size: int = 16,
     periodic: bool = False,

@@ -103,7 +103,11 @@ class RunSettings:
 
 @dataclass(frozen=True)
 class LatentDiffusionSettings:
-    """What the diffusion model is trained on: which autoencoder makes its latents."""
+    """What the diffusion model is trained on: which autoencoder makes its latents.
+
+    ``autoencoder`` is an ``sd-train vae`` final folder, or a pipeline folder or bundled
+    model name (``"default"``), whose autoencoder is used.
+    """
 
     autoencoder: str = "runs/vae-tiny/final"
 
@@ -115,7 +119,9 @@ class ControlSettings:
     ``task`` is ``"orientation"`` (condition: the phase map) or ``"property"``
     (condition: the ``properties`` named here, read from the dataset's label files made
     by ``sd-train label``). ``base`` is the trained diffusion model the ControlNet is
-    copied from and attached to (it stays frozen). ``condition_dropout`` is the fraction
+    copied from and attached to (it stays frozen): an ``sd-train ldm`` final folder, or a
+    pipeline folder or bundled model name (``"default"``), with ``[latent] autoencoder``
+    naming the same pipeline. ``condition_dropout`` is the fraction
     of samples trained with the null condition, for classifier-free guidance.
     ``label_sources`` selects labels by how they were made ("micromagnetics",
     "surrogate").
