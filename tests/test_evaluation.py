@@ -267,7 +267,7 @@ def test_boundary_statistics_on_known_maps():
 @pytest.mark.slow
 def test_controlnet_evaluation(labelled_dataset, controlnet_model_dir, tmp_path):
     out = tmp_path / "report"
-    args = ["-o", out, "-n", 2, "--n-reference", 6, "--steps", 1, "--target", 0.2]
+    args = ["-o", out, "-n", 2, "--n-reference", 6, "--steps", 1, "--target", 0.2, "--target", 0.6]
     result = evaluate("controlnet", controlnet_model_dir, labelled_dataset, *args)
     assert result.exit_code == 0, result.output
     document = read_report(out)
@@ -281,8 +281,10 @@ def test_controlnet_evaluation(labelled_dataset, controlnet_model_dir, tmp_path)
     fd = orientation["fd_grain"]
     assert fd["controlnet"] == pytest.approx(fd["unconditional"], rel=1e-3)
     assert prop["property"] == PROPERTY and prop["training"]["n"] == 60
-    assert [t["target"] for t in prop["targets"]] == [0.2]
+    assert [t["target"] for t in prop["targets"]] == [0.2, 0.6]
     assert len(prop["values"]["0.2"]) == 2 and 0 <= prop["targets"][0]["hit_rate"] <= 1
+    # Rank correlation over the 4 (target, measured) pairs, with ties: a number in [-1, 1].
+    assert -1 <= prop["spearman_rho"] <= 1 and prop["spearman_rho_target"] == 0.8
 
 
 def test_bad_inputs_fail_before_writing(dataset, untrained_model_dir, tmp_path):

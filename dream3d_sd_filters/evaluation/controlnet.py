@@ -47,6 +47,9 @@ PHASE_AGREEMENT_TARGET = 0.98
 #: Orientation-channel jump (encoded units, range 2) that marks a grain boundary.
 GRAIN_BOUNDARY_THRESHOLD = 0.1
 
+#: Target of the ControlNet issue for the rank correlation of target and measured property.
+SPEARMAN_TARGET = 0.8
+
 #: A generated sample is a hit when its property is within this relative tolerance.
 HIT_TOLERANCE = 0.15
 
@@ -331,6 +334,8 @@ def evaluate_property_controlnet(
     Returns
     -------
     EvaluationResult
+        ``metrics["spearman_rho"]`` is the Spearman rank correlation between target and
+        measured value over all samples (NaN with fewer than 2 targets).
         ``metrics["targets"]`` lists, per target, the ``mean``, ``std`` and ``median``
         of the measured property, the ``mean_relative_error``, the ``hit_rate`` (within
         15%) and the ``training_hit_rate``: the fraction of training images within 15%
@@ -380,10 +385,18 @@ def evaluate_property_controlnet(
             folder,
             "controlnet_property.png",
         )
+    pairs = [(t, v) for t, values in measured.items() for v in values if np.isfinite(v)]
+    rho = float("nan")
+    if len({t for t, _ in pairs}) >= 2:
+        from scipy.stats import spearmanr
+
+        rho = float(spearmanr(*zip(*pairs)).statistic)
     metrics = {
         "property": prop,
         "unit": unit,
         "verify": verify,
+        "spearman_rho": rho,
+        "spearman_rho_target": SPEARMAN_TARGET,
         "n_per_target": n_per_target,
         "steps": steps,
         "guidance_scale": guidance_scale,
@@ -404,7 +417,9 @@ def evaluate_property_controlnet(
             f"{n_per_target} samples per target ({steps} steps, guidance {guidance_scale:g}), "
             f"each measured by {verify}. Against the {len(training_values)} training labels: a "
             "useful ControlNet shifts the distribution onto each target and hits it (within "
-            f"{HIT_TOLERANCE:.0%}) more often than a random training image does."
+            f"{HIT_TOLERANCE:.0%}) more often than a random training image does. Spearman "
+            f"rank correlation of target and measured {prop} over all samples: {rho:.3f} "
+            f"(target >= {SPEARMAN_TARGET})."
         ],
         tables=[
             Table(
