@@ -142,30 +142,29 @@ def test_choice_lists_match_the_project():
 
 
 @pytest.mark.parametrize(
-    ("filter_name", "key", "plugin", "setting"),
+    ("front_end", "key", "core"),
     [
-        ("predict_orientations", "guidance_scale", "predict_orientations", "guidance"),
-        ("inpaint", "restart_fraction", "inpaint", "restart"),
+        (
+            "predict_orientations",
+            "guidance_scale",
+            "pipelines.microstructure_sd.ORIENTATION_GUIDANCE_SCALE",
+        ),
+        ("inpaint", "restart_fraction", "tasks.volume_tasks.CONSISTENT_RESTART_FRACTION"),
     ],
 )
-def test_front_end_defaults_match_the_core(filter_name, key, plugin, setting):
-    # Filters and plugins spell these defaults out (they load without torch).
-    from dream3d_sd_filters.pipelines.microstructure_sd import ORIENTATION_GUIDANCE_SCALE
-    from dream3d_sd_filters.tasks.volume_tasks import CONSISTENT_RESTART_FRACTION
-
-    value = {"guidance": ORIENTATION_GUIDANCE_SCALE, "restart": CONSISTENT_RESTART_FRACTION}[
-        setting
-    ]
-    module = importlib.import_module(f"dream3d_sd_filters.filters.{filter_name}")
+def test_front_end_defaults_match_the_core(front_end, key, core):
+    # Filters and ParaView plugins spell these defaults out: they load without torch.
+    core_module, _, name = core.rpartition(".")
+    value = getattr(importlib.import_module(f"dream3d_sd_filters.{core_module}"), name)
     (param,) = [
         p
-        for cls in vars(module).values()
-        if isinstance(cls, type) and cls.__module__ == module.__name__
-        for p in getattr(cls, "params", ())
+        for f in filters.FILTERS
+        if f.__module__.endswith(f".{front_end}")
+        for p in f.params
         if p.key == key
     ]
     assert param.default == value
-    text = (REPO / "paraview_plugins" / f"sd_{plugin}_plugin.py").read_text()
+    text = (REPO / "paraview_plugins" / f"sd_{front_end}_plugin.py").read_text()
     assert f'"{key}": {value}' in text and f"default_values={value}" in text
 
 
