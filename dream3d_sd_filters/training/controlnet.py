@@ -135,10 +135,10 @@ def train_controlnet(config: TrainConfig, resume: bool = False, progress: bool =
         values = torch.from_numpy((raw_values - mean) / std)
     if accelerator.is_main_process:
         check_run_dir(run_dir, config.to_dict(), resume)
-        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", progress)
+        latents = cached_latents(vae, train.images, "train", run_dir / "cache", progress)
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
-        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", False)
+        latents = cached_latents(vae, train.images, "train", run_dir / "cache", False)
     set_seed(run.seed)
     unet.to(accelerator.device)
     controlnet = build_controlnet(

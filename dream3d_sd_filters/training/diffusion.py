@@ -57,22 +57,17 @@ def encode_dataset(vae, images, batch_size: int = 64, progress: bool = True) -> 
     return torch.cat(out)
 
 
-def cached_latents(
-    vae_folder: Path, images, split: str, cache_dir: Path, progress: bool
-) -> torch.Tensor:
+def cached_latents(vae, images, split: str, cache_dir: Path, progress: bool) -> torch.Tensor:
     """Latents of a split, cached per (autoencoder weights, images) in the run folder."""
     digest = hashlib.sha256()
-    weights = sorted(locate_part(vae_folder, "autoencoder")[1].glob("*.safetensors"))
-    if not weights:
-        raise InputError(f"no safetensors weights in {str(vae_folder)!r}")
-    for path in weights:
-        digest.update(path.read_bytes())
+    for name, tensor in sorted(vae.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().numpy().tobytes())
     digest.update(images[:: max(len(images) // 64, 1)].tobytes())
     digest.update(str(images.shape).encode())
     path = cache_dir / f"latents-{split}-{digest.hexdigest()[:16]}.pt"
     if path.exists():
         return torch.load(path)
-    vae, _, _ = load_autoencoder(vae_folder)
     latents = encode_dataset(vae, images, progress=progress)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
@@ -245,10 +240,10 @@ def train_diffusion(config: TrainConfig, resume: bool = False, progress: bool = 
     check_images_fit(train, config.data.image_size, vae.config.in_channels, config.data.dataset)
     if accelerator.is_main_process:
         check_run_dir(run_dir, config.to_dict(), resume)
-        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", progress)
+        latents = cached_latents(vae, train.images, "train", run_dir / "cache", progress)
     accelerator.wait_for_everyone()
     if not accelerator.is_main_process:
-        latents = cached_latents(vae_folder, train.images, "train", run_dir / "cache", False)
+        latents = cached_latents(vae, train.images, "train", run_dir / "cache", False)
     set_seed(run.seed)
 
     unet = build_unet(config.model)
