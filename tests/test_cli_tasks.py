@@ -56,6 +56,16 @@ def test_help_lists_the_task_commands() -> None:
         assert option in run("inpaint", "--help").output
 
 
+def test_surrogate_guidance_help_states_the_core_default() -> None:
+    # The option defaults to None so that --help does not import torch; its help says 8.
+    from dream3d_sd_filters.pipelines.microstructure_sd import SURROGATE_GUIDANCE_SCALE
+
+    for command in ("generate", "evaluate"):
+        text = " ".join(run(command, "--help").output.split())
+        assert "--surrogate-guidance FLOAT" in text
+        assert f"[default: {SURROGATE_GUIDANCE_SCALE:g}" in text
+
+
 @pytest.mark.slow
 def test_reconstruct_writes_arrays_and_scores(volume_file: Path, untrained_model_dir, tmp_path):
     before = file_digest(volume_file)

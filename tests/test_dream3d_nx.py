@@ -142,17 +142,24 @@ def test_choice_lists_match_the_project():
 
 
 @pytest.mark.parametrize(
-    ("front_end", "key", "core"),
+    ("front_end", "key", "core", "has_plugin"),
     [
         (
             "predict_orientations",
             "guidance_scale",
             "pipelines.microstructure_sd.ORIENTATION_GUIDANCE_SCALE",
+            True,
         ),
-        ("inpaint", "restart_fraction", "tasks.volume_tasks.CONSISTENT_RESTART_FRACTION"),
+        ("inpaint", "restart_fraction", "tasks.volume_tasks.CONSISTENT_RESTART_FRACTION", True),
+        (
+            "generate",
+            "surrogate_guidance_scale",
+            "pipelines.microstructure_sd.SURROGATE_GUIDANCE_SCALE",
+            False,
+        ),
     ],
 )
-def test_front_end_defaults_match_the_core(front_end, key, core):
+def test_front_end_defaults_match_the_core(front_end, key, core, has_plugin):
     # Filters and ParaView plugins spell these defaults out: they load without torch.
     core_module, _, name = core.rpartition(".")
     value = getattr(importlib.import_module(f"dream3d_sd_filters.{core_module}"), name)
@@ -164,8 +171,9 @@ def test_front_end_defaults_match_the_core(front_end, key, core):
         if p.key == key
     ]
     assert param.default == value
-    text = (REPO / "paraview_plugins" / f"sd_{front_end}_plugin.py").read_text()
-    assert f'"{key}": {value}' in text and f"default_values={value}" in text
+    if has_plugin:
+        text = (REPO / "paraview_plugins" / f"sd_{front_end}_plugin.py").read_text()
+        assert f'"{key}": {value}' in text and f"default_values={value}" in text
 
 
 def test_autoencode_preflight_declares_outputs(small_volume, untrained_model_dir):
@@ -315,11 +323,22 @@ def test_generate_property_target_needs_the_controlnet(untrained_model_dir):
     target = preflight(flt, ds, checkpoint=str(untrained_model_dir), property_target="coercivity=2")
     assert [e.code for e in target.errors] == [filters.CHECKPOINT_ERROR]
     assert "property ControlNet" in target.errors[0].message
-    assert "does not ship one yet" in target.errors[0].message
+    assert "(it has: none)" in target.errors[0].message
     bad = preflight(flt, ds, checkpoint=str(untrained_model_dir), property_target="coercivity")
     assert [e.code for e in bad.errors] == [filters.PARAMETER_ERROR]
     size = preflight(flt, ds, checkpoint=str(untrained_model_dir), image_size=[-1, 8])
     assert [e.code for e in size.errors] == [filters.PARAMETER_ERROR]
+
+
+def test_generate_surrogate_guidance_needs_a_surrogate_of_the_target():
+    flt = SDGenerateMicrostructureFilter()
+    ds = nx.DataStructure()
+    # The bundled model has a coercivity surrogate only.
+    assert preflight(flt, ds, checkpoint="", property_target="coercivity=2").errors is None
+    other = preflight(flt, ds, checkpoint="", property_target="grain_size=2")
+    assert [e.code for e in other.errors] == [filters.CHECKPOINT_ERROR]
+    assert "needs a surrogate for grain_size" in other.errors[0].message
+    assert "(it has: coercivity); set it to 0" in other.errors[0].message
 
 
 def test_predict_orientations_needs_the_controlnet(small_volume, untrained_model_dir):

@@ -1,4 +1,5 @@
-"""MicrostructureSD: the four tasks on images, with a small untrained model (plumbing)."""
+"""MicrostructureSD: the four tasks on images, with a small untrained model (plumbing),
+and surrogate guidance on the bundled model."""
 
 from __future__ import annotations
 
@@ -7,10 +8,15 @@ import shutil
 
 import numpy as np
 import pytest
+import torch
 
 from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.pipelines import MicrostructureSD
-from dream3d_sd_filters.pipelines.microstructure_sd import Cancelled, repaint_schedule
+from dream3d_sd_filters.pipelines.microstructure_sd import (
+    SURROGATE_GUIDANCE_SCALE,
+    Cancelled,
+    repaint_schedule,
+)
 
 
 def _images(n=2, size=32, seed=0):
@@ -144,3 +150,28 @@ def test_controlnet_tasks_need_their_controlnet(untrained_model):
         untrained_model.predict_orientations(np.ones((1, 32, 32), dtype=np.int32))
     with pytest.raises(InputError, match="no property ControlNet"):
         untrained_model.generate(1, target={"coercivity": 2.0})
+
+
+def test_surrogate_guidance_steers_the_bundled_model_to_its_target():
+    model = MicrostructureSD.from_pretrained("default")
+    surrogate = model.surrogates["coercivity"]
+
+    def predicted(target: float, scale: float) -> np.ndarray:
+        images = model.generate(
+            4, steps=10, target={"coercivity": target}, surrogate_guidance_scale=scale
+        )
+        return surrogate.predict(torch.from_numpy(images))[:, 0].numpy()
+
+    steered = predicted(8.0, SURROGATE_GUIDANCE_SCALE)
+    assert np.abs(steered - 8.0).mean() < 0.5 * np.abs(predicted(8.0, 0.0) - 8.0).mean()
+    assert predicted(2.0, SURROGATE_GUIDANCE_SCALE).mean() < steered.mean() - 3.0
+
+    with pytest.raises(InputError, match="must be >= 0, got -1"):
+        model.generate(1, steps=1, target={"coercivity": 4.0}, surrogate_guidance_scale=-1)
+    bare = MicrostructureSD(
+        model.vae, model.unet, model.scheduler_config, model.card, controlnets=model.controlnets
+    )
+    with pytest.raises(InputError, match="needs a surrogate for coercivity"):
+        bare.generate(1, steps=1, target={"coercivity": 4.0})
+    unsteered = bare.generate(1, steps=1, target={"coercivity": 4.0}, surrogate_guidance_scale=0)
+    assert unsteered.shape == (1, 4, 64, 64)

@@ -225,7 +225,14 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert "candidates within 15% of phase2_fraction = 0.5" in result.output
+    assert "the surrogate also steered these candidates" in result.output
     assert read_volume(out).dims == (24, 24, 3)
+    unsteered = out.with_name("unsteered.dream3d")
+    result = CliRunner().invoke(
+        sd_filters,
+        [*args, "--target", "phase2_fraction=0.5", "--surrogate-guidance", "0", "-o", unsteered],
+    )
+    assert result.exit_code == 0 and "surrogate also steered" not in result.output, result.output
     bad = CliRunner().invoke(
         sd_filters, [*args, "--target", "coercivity=two", "-o", str(out.with_name("x.dream3d"))]
     )

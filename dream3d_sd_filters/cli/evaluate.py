@@ -74,6 +74,14 @@ _KINDS = ("reconstruction", "interpolation", "inpainting", "generation", "contro
     multiple=True,
     help="Property target (repeatable). [default: the 10/50/90% quantiles of the training labels]",
 )
+@click.option(
+    "--surrogate-guidance",
+    "surrogate_guidance_scale",
+    type=float,
+    default=None,
+    help="Steering of the property samples by the surrogate (0 = the ControlNet alone). "
+    "[default: 8, as sd-filters generate]",
+)
 def evaluate(
     kind,
     checkpoint,
@@ -90,6 +98,7 @@ def evaluate(
     control,
     verify,
     targets,
+    surrogate_guidance_scale,
 ):
     """Evaluate CHECKPOINT (a pipeline folder or "default") on DATASET (from
     `sd-train make-dataset`) and write metrics.json and an HTML report (index.html).
@@ -123,5 +132,10 @@ def evaluate(
         targets=targets,
         overwrite=overwrite,
         progress=True,
+        **(
+            {}
+            if surrogate_guidance_scale is None
+            else {"surrogate_guidance_scale": surrogate_guidance_scale}
+        ),
     )
     click.echo(f"Wrote {folder / 'index.html'} and {folder / 'metrics.json'}")

@@ -1098,6 +1098,15 @@ def inpaint(
     show_default=True,
     help="With --target: classifier-free guidance scale (1 = no guidance).",
 )
+@click.option(
+    "--surrogate-guidance",
+    "surrogate_guidance_scale",
+    type=float,
+    default=None,
+    help="With --target: how strongly the property surrogate steers each denoising step "
+    "toward the target (0 = off). Steered candidates are checked independently only by "
+    "--verify simulation.  [default: 8]",
+)
 @_common_options(steps=25, periodic=True, axis=False, batch=False)
 def generate(
     count: int,
@@ -1108,6 +1117,7 @@ def generate(
     verify: str,
     tolerance: float,
     guidance_scale: float,
+    surrogate_guidance_scale: float | None,
     options: TaskOptions,
 ) -> None:
     """Generate new 2D microstructures, written as the z-slices of one volume.
@@ -1158,6 +1168,7 @@ def generate(
             verify,
             tolerance,
             guidance_scale,
+            surrogate_guidance_scale,
             structures,
             settings,
             output,
@@ -1215,6 +1226,7 @@ def design(
     verify: str,
     tolerance: float,
     guidance_scale: float,
+    surrogate_guidance_scale: float | None,
     structures: tuple[int, int],
     settings: TaskSettings,
     output: Path,
@@ -1225,6 +1237,11 @@ def design(
 
     if not tolerance > 0:
         raise InputError(f"--tolerance must be > 0, got {tolerance}")
+    steering = (
+        {}
+        if surrogate_guidance_scale is None
+        else {"surrogate_guidance_scale": surrogate_guidance_scale}
+    )
     started = time.perf_counter()
     result = design_microstructures(
         pipeline,
@@ -1237,6 +1254,7 @@ def design(
         steps=settings.steps,
         seed=settings.seed,
         progress=tqdm_progress("design", disable=not sys.stderr.isatty()),
+        **steering,
     )
     with OutputLog() as log:
         log.write(result.volume, output, [], overwrite, "z")
@@ -1249,6 +1267,11 @@ def design(
         f"{prop} = {value:g} (hit rate {result.hit_rate:.0%}); best first in {output} "
         f"({time.perf_counter() - started:.1f} s)"
     )
+    if verify == "surrogate" and surrogate_guidance_scale != 0:
+        click.echo(
+            "note: the surrogate also steered these candidates; --verify simulation checks "
+            "them independently"
+        )
 
 
 def parse_numbers(text: str, kind: type, what: str) -> list:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
-from ..pipelines.microstructure_sd import ORIENTATION_GUIDANCE_SCALE
+from ..pipelines.microstructure_sd import ORIENTATION_GUIDANCE_SCALE, SURROGATE_GUIDANCE_SCALE
 from ..report import Section, Table
 from ..tasks.progress import tqdm_progress
 from .common import EvaluationResult, Stopwatch, check_count, progress_callback, save_figure
@@ -309,6 +309,7 @@ def evaluate_property_controlnet(
     steps: int = 25,
     seed: int = 0,
     guidance_scale: float = 2.0,
+    surrogate_guidance_scale: float = SURROGATE_GUIDANCE_SCALE,
     progress: bool = False,
 ) -> EvaluationResult:
     """Generate samples for each target property value and measure their property.
@@ -328,7 +329,8 @@ def evaluate_property_controlnet(
     verify : {"surrogate", "simulation"}
         How generated samples are measured (see
         :func:`~dream3d_sd_filters.tasks.design_microstructures`).
-    steps, seed, guidance_scale
+    steps, seed, guidance_scale, surrogate_guidance_scale
+        Sampling settings (see :meth:`MicrostructureSD.generate`).
     progress : bool
 
     Returns
@@ -358,6 +360,7 @@ def evaluate_property_controlnet(
                 verify=verify,
                 tolerance=HIT_TOLERANCE,
                 guidance_scale=guidance_scale,
+                surrogate_guidance_scale=surrogate_guidance_scale,
                 steps=steps,
                 seed=seed + k,
                 progress=bar,
@@ -400,6 +403,7 @@ def evaluate_property_controlnet(
         "n_per_target": n_per_target,
         "steps": steps,
         "guidance_scale": guidance_scale,
+        "surrogate_guidance_scale": surrogate_guidance_scale,
         "tolerance": HIT_TOLERANCE,
         "training": {
             "n": len(training_values),
@@ -414,8 +418,14 @@ def evaluate_property_controlnet(
     section = Section(
         f"Property ControlNet: {prop} on target",
         text=[
-            f"{n_per_target} samples per target ({steps} steps, guidance {guidance_scale:g}), "
-            f"each measured by {verify}. Against the {len(training_values)} training labels: a "
+            f"{n_per_target} samples per target ({steps} steps, guidance {guidance_scale:g}, "
+            f"surrogate guidance {surrogate_guidance_scale:g}), each measured by {verify}"
+            + (
+                " (the surrogate also steered them, so this is not an independent check)"
+                if verify == "surrogate" and surrogate_guidance_scale > 0
+                else ""
+            )
+            + f". Against the {len(training_values)} training labels: a "
             "useful ControlNet shifts the distribution onto each target and hits it (within "
             f"{HIT_TOLERANCE:.0%}) more often than a random training image does. Spearman "
             f"rank correlation of target and measured {prop} over all samples: {rho:.3f} "

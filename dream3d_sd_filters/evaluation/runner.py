@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import InputError
+from ..pipelines.microstructure_sd import SURROGATE_GUIDANCE_SCALE
 from ..report import Section, write_html_page
 from ..tasks.design import VERIFY_METHODS
 from .common import (
@@ -144,6 +145,7 @@ def run_evaluation(
     control: str = "all",
     verify: str = "surrogate",
     targets: Sequence[float] = (),
+    surrogate_guidance_scale: float = SURROGATE_GUIDANCE_SCALE,
     overwrite: bool = False,
     progress: bool = False,
 ) -> Path:
@@ -180,6 +182,8 @@ def run_evaluation(
         How the property ControlNet's samples are measured.
     targets : sequence of float
         Property targets; default the 10/50/90% quantiles of the training labels.
+    surrogate_guidance_scale : float
+        Steering of the property samples by the surrogate (0 = the ControlNet alone).
     overwrite : bool
         Replace an existing report folder.
     progress : bool
@@ -348,6 +352,7 @@ def run_evaluation(
                         verify=verify,
                         steps=steps,
                         seed=seed,
+                        surrogate_guidance_scale=surrogate_guidance_scale,
                         progress=progress,
                     )
                 )

@@ -528,7 +528,20 @@ def require_controlnet(checkpoint: str, task: str, what: str) -> None:
         raise FilterError(
             CHECKPOINT_ERROR,
             f"{what} needs the {task} ControlNet, which {name!r} does not include "
-            f"(it has: {', '.join(have) or 'none'}); the bundled model does not ship one yet",
+            f"(it has: {', '.join(have) or 'none'})",
+        )
+
+
+def require_surrogates(checkpoint: str, properties: Iterable[str], what: str) -> None:
+    """FilterError unless the checkpoint has a surrogate for each of ``properties``."""
+    have = model_card(checkpoint).get("surrogates", {})
+    missing = sorted(set(properties) - set(have))
+    if missing:
+        name = checkpoint.strip() or "the bundled default model"
+        raise FilterError(
+            CHECKPOINT_ERROR,
+            f"{what} needs a surrogate for {', '.join(missing)}, which {name!r} does not "
+            f"include (it has: {', '.join(have) or 'none'}); set it to 0",
         )
 
 
@@ -567,7 +580,7 @@ def task_settings(args: Args) -> dict[str, Any]:
     """Check the filter's shared model and slicing parameters; their task keyword arguments.
 
     Covers whichever of the parameters made by :func:`model_params`, :func:`axis_param`,
-    :func:`periodic_param` and ``guidance_scale`` the filter has. Checkpoint and Device
+    :func:`periodic_param`, ``guidance_scale`` and ``surrogate_guidance_scale`` the filter has. Checkpoint and Device
     are checked (the checkpoint must exist) but are not task arguments: see
     :func:`selected_model`.
     """
@@ -580,6 +593,7 @@ def task_settings(args: Args) -> dict[str, Any]:
         "seed": ("seed", lambda key: args.int(key, 0)),
         "batch_size": ("batch_size", lambda key: args.int(key, 1)),
         "guidance_scale": ("guidance_scale", lambda key: args.float(key, 0.0)),
+        "surrogate_guidance_scale": ("surrogate_guidance_scale", lambda key: args.float(key, 0.0)),
         "periodic": ("periodic", args.bool),
     }
     settings = {}

@@ -20,6 +20,7 @@ from .base import (
     new_volume_values,
     periodic_param,
     require_controlnet,
+    require_surrogates,
     selected_model,
     separator,
     task_settings,
@@ -86,7 +87,7 @@ class GenerateFilter(SDFilter):
             "Property Target",
             "Empty = unconditional. Otherwise 'name=value' pairs separated by commas, e.g. "
             "'coercivity=2.0' (units of the model card); needs a checkpoint with the "
-            "property ControlNet, which the bundled model does not include yet.",
+            "property ControlNet (the bundled model has one for coercivity, in tesla).",
             "",
         ),
         Param(
@@ -95,6 +96,14 @@ class GenerateFilter(SDFilter):
             "Guidance Scale",
             "Weight of the property target (classifier-free guidance; 1 = plain conditioning).",
             2.0,
+        ),
+        Param(
+            "surrogate_guidance_scale",
+            "float",
+            "Surrogate Guidance Scale",
+            "How strongly the property surrogate steers each denoising step toward the "
+            "target (0 = off; > 0 needs a surrogate for each target property).",
+            8.0,
         ),
         *new_geometry_params("Generated"),
         ensemble_name_param(),
@@ -118,6 +127,8 @@ class GenerateFilter(SDFilter):
         target = parse_target(args.string("property_target"))
         if target is not None:
             require_controlnet(checkpoint, "property", "a property target")
+            if args.float("surrogate_guidance_scale", 0.0) > 0:
+                require_surrogates(checkpoint, target, "Surrogate Guidance Scale > 0")
         task_settings(args)
         self._crystal_structures(args)
         outputs, where = new_volume(args, (width, height, n), spacing, origin)

@@ -1,8 +1,9 @@
 """Inverse design: generate microstructures for a target property and check every one.
 
-The property ControlNet proposes candidates; each is then verified independently, by
-micromagnetic simulation or by the surrogate CNN, ranked by its distance to the target,
-and counted as a hit when within a relative tolerance (default ±15%).
+The property ControlNet proposes candidates, steered by the gradient of the property
+surrogate; each is then verified, by micromagnetic simulation or by the surrogate CNN,
+ranked by its distance to the target, and counted as a hit when within a relative
+tolerance (default ±15%). Only simulation is an independent check of steered candidates.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..pipelines.microstructure_sd import MicrostructureSD
+from ..pipelines.microstructure_sd import SURROGATE_GUIDANCE_SCALE, MicrostructureSD
 from ..volume import LAUE_IDS, Volume
 from .progress import Progress
 from .volume_tasks import generate_volume
@@ -64,6 +65,7 @@ def design_microstructures(
     tolerance: float = 0.15,
     crystal_structures: tuple[int, int] = (LAUE_IDS["Hexagonal_High"], LAUE_IDS["Hexagonal_High"]),
     guidance_scale: float = 2.0,
+    surrogate_guidance_scale: float = SURROGATE_GUIDANCE_SCALE,
     steps: int = 25,
     seed: int = 0,
     simulation_workers: int = 2,
@@ -78,12 +80,16 @@ def design_microstructures(
         One property and its value, e.g. ``{"coercivity": 2.0}`` (tesla).
     verify : {"simulation", "surrogate"}
         Micromagnetics (seconds per candidate, the reference) or the bundled surrogate CNN
-        (milliseconds).
+        (milliseconds). The surrogate also steers the sampling unless
+        ``surrogate_guidance_scale`` is 0, and then it does not check independently.
     tolerance : float
         Relative tolerance of a hit.
     crystal_structures : (int, int)
         Laue ids of phases 1 and 2 (SmCo5 and Sm2Co17 are hexagonal/trigonal; the
         default decodes both as Hexagonal_High).
+    guidance_scale, surrogate_guidance_scale : float
+        Classifier-free guidance of the property ControlNet and the weight of the
+        surrogate's gradient (see :meth:`MicrostructureSD.generate`).
     **simulation_options
         Keyword options of :func:`dream3d_sd_filters.properties.coercivity`.
     """
@@ -106,6 +112,7 @@ def design_microstructures(
         seed=seed,
         target=target,
         guidance_scale=guidance_scale,
+        surrogate_guidance_scale=surrogate_guidance_scale,
         progress=progress,
     )
     if verify == "surrogate":

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..pipelines.microstructure_sd import (
     ORIENTATION_GUIDANCE_SCALE,
+    SURROGATE_GUIDANCE_SCALE,
     Cancelled,
     MicrostructureSD,
 )
@@ -73,6 +74,7 @@ def generate_volume(
     periodic: bool = True,
     target: dict[str, float] | None = None,
     guidance_scale: float = 2.0,
+    surrogate_guidance_scale: float = SURROGATE_GUIDANCE_SCALE,
     progress: Progress | None = None,
 ) -> Volume:
     """Generate ``n`` independent 2D microstructures, stacked as the z-slices of one geometry.
@@ -88,7 +90,8 @@ def generate_volume(
         Voxel size (X, Y, Z) in ``length_unit``.
     target : dict, optional
         Target properties, e.g. ``{"coercivity": 2.0}`` (tesla), for the property
-        ControlNet; ``guidance_scale`` weighs them.
+        ControlNet; ``guidance_scale`` weighs them, and ``surrogate_guidance_scale`` the
+        property surrogates' pull (see :meth:`MicrostructureSD.generate`).
 
     Returns
     -------
@@ -105,6 +108,7 @@ def generate_volume(
         periodic=periodic,
         target=target,
         guidance_scale=guidance_scale,
+        surrogate_guidance_scale=surrogate_guidance_scale,
         callback=step_callback(progress, "generating"),
     )
     structures = np.array([LAUE_IDS["Unknown"], *crystal_structures])
