@@ -84,3 +84,52 @@ def test_simulated_coercivity_labels_resume(dataset, tmp_path):
     rows = labels_path(dataset, "coercivity").read_text().splitlines()
     assert CliRunner().invoke(sd_train, args).exit_code == 0  # all done: nothing appended
     assert labels_path(dataset, "coercivity").read_text().splitlines() == rows
+
+
+@pytest.mark.slow
+def test_surrogate_learns_from_simulated_designs(dataset, tmp_path):
+    from conftest import make_small_volume
+
+    from dream3d_sd_filters.io import write_volume
+
+    train = load_split(dataset, "train")
+    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
+    append_labels(
+        dataset,
+        "phase2_fraction",
+        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
+    )
+    # Designs whose "simulated" value lies far outside the dataset's labels.
+    designs = make_small_volume((24, 24, 24), seed=3)
+    far = np.full(designs.cell_data["Phases"].shape, 5.0, dtype=np.float32)
+    file = write_volume(
+        designs.replace(cell_data={**designs.cell_data, "Phase2FractionSimulated": far}),
+        tmp_path / "designs.dream3d",
+    )
+    options = {"steps": 300, "sources": ("computed",), "progress": False}
+    plain, _ = train_surrogate(dataset, tmp_path / "plain", "phase2_fraction", **options)
+    taught, metrics = train_surrogate(
+        dataset, tmp_path / "taught", "phase2_fraction", designs=[file], **options
+    )
+    assert metrics["n_designs"] == 24
+    from dream3d_sd_filters.tasks import volume_to_images
+
+    images = torch.from_numpy(volume_to_images(designs))
+
+    def predict(folder):
+        return PropertySurrogate.from_pretrained(folder).predict(images)[:, 0].mean().item()
+
+    assert predict(taught) > predict(plain) + 1.0
+
+    unverified = write_volume(designs, tmp_path / "unverified.dream3d")
+    with pytest.raises(InputError, match="has no Phase2FractionSimulated array"):
+        train_surrogate(dataset, tmp_path / "x", "phase2_fraction", designs=[unverified], **options)
+    small = make_small_volume((16, 16, 2))
+    ones = np.ones(small.cell_data["Phases"].shape, dtype=np.float32)
+    wrong = write_volume(
+        small.replace(cell_data={**small.cell_data, "Phase2FractionSimulated": ones}),
+        tmp_path / "small.dream3d",
+    )
+    with pytest.raises(InputError, match=r"slices of shape \(4, 16, 16\)"):
+        train_surrogate(dataset, tmp_path / "x", "phase2_fraction", designs=[wrong], **options)
+    assert not (tmp_path / "x").exists()

@@ -20,6 +20,7 @@ from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.pipelines import MicrostructureSD
 from dream3d_sd_filters.tasks import design_microstructures
 from dream3d_sd_filters.training.surrogate import train_surrogate
+from dream3d_sd_filters.volume import LAUE_IDS
 
 # A 24-pixel dataset and models small enough for a few CPU steps.
 VAE_SETTINGS = [
@@ -211,6 +212,8 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert design.volume.dims == (24, 24, 3) and design.method == "surrogate"
     assert np.all(np.diff(design.relative_error) >= 0)  # ranked best first
     assert design.hit_rate == design.hits.mean()
+    verified = design.volume.cell_data["Phase2FractionSurrogate"]
+    assert np.allclose(verified[:, 0, 0, 0], design.verified) and np.ptp(verified[0]) == 0
     with pytest.raises(InputError, match="only coercivity can be simulated"):
         design_microstructures(model, {"phase2_fraction": 0.5}, verify="simulation")
 
@@ -227,6 +230,8 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert "candidates within 15% of phase2_fraction = 0.5" in result.output
     assert "the surrogate also steered these candidates" in result.output
     assert read_volume(out).dims == (24, 24, 3)
+    # Designs decode both phases as hexagonal (SmCo5, Sm2Co17) unless --symmetry says otherwise.
+    assert list(read_volume(out).crystal_structures[1:]) == [LAUE_IDS["Hexagonal_High"]] * 2
     unsteered = out.with_name("unsteered.dream3d")
     result = CliRunner().invoke(
         sd_filters,

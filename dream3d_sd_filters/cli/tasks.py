@@ -786,7 +786,9 @@ def _common_options(steps: int, periodic: bool, axis: bool = True, batch: bool =
                 default=None,
                 metavar="PHASE1 PHASE2",
                 help="Crystal structure of phases 1 and 2: cubic or hexagonal. For inputs "
-                "without CrystalStructures (PNG phase maps; default cubic hexagonal).",
+                "without CrystalStructures (PNG phase maps) and generated images; default "
+                "cubic hexagonal, and hexagonal hexagonal for `generate --target` (SmCo5 and "
+                "Sm2Co17).",
             ),
             click.option("--overwrite", is_flag=True, help="Replace outputs that exist."),
         ]
@@ -1147,7 +1149,7 @@ def generate(
         raise InputError(f"unknown length unit {unit!r}; use e.g. Nanometer or Micrometer")
     if not spacing > 0:
         raise InputError(f"--spacing must be > 0, got {spacing}")
-    structures = parse_symmetry(options.symmetry) if options.symmetry else (1, 0)
+    structures = parse_symmetry(options.symmetry) if options.symmetry else None
     check_target(output, [], overwrite)
     folder, _ = resolve_model(options.model)
     pipeline = load_model(folder, resolve_device(options.device))
@@ -1179,7 +1181,7 @@ def generate(
         pipeline,
         count,
         size=(height, width),
-        crystal_structures=structures,
+        crystal_structures=structures or (1, 0),
         spacing=(spacing, spacing, spacing),
         length_unit=units[unit.lower()],
         sampler=settings.sampler,
@@ -1227,7 +1229,7 @@ def design(
     tolerance: float,
     guidance_scale: float,
     surrogate_guidance_scale: float | None,
-    structures: tuple[int, int],
+    structures: tuple[int, int] | None,
     settings: TaskSettings,
     output: Path,
     overwrite: bool,
@@ -1249,12 +1251,12 @@ def design(
         n=count,
         verify=verify,
         tolerance=tolerance,
-        crystal_structures=structures,
         guidance_scale=guidance_scale,
         steps=settings.steps,
         seed=settings.seed,
         progress=tqdm_progress("design", disable=not sys.stderr.isatty()),
         **steering,
+        **({} if structures is None else {"crystal_structures": structures}),
     )
     with OutputLog() as log:
         log.write(result.volume, output, [], overwrite, "z")

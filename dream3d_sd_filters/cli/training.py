@@ -272,15 +272,25 @@ def label(dataset, prop, n_images, split, workers, cell_size_nm, surrogate, seed
 )
 @click.option("--steps", default=3000, show_default=True, help="Training steps.")
 @click.option("--seed", default=0, show_default=True)
-def surrogate(dataset, prop, output, steps, seed):
+@click.option(
+    "--designs",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Volume written by `sd-filters generate --target ... --verify simulation`; its "
+    "slices and simulated values join the training images (repeatable).",
+)
+def surrogate(dataset, prop, output, steps, seed, designs):
     """Train a CNN that predicts a property from an image, on the simulated labels.
 
     Whole volumes are held out to measure R²; the model answers in milliseconds where a
-    simulation takes seconds.
+    simulation takes seconds. Simulated designs (--designs) teach it the microstructures
+    that surrogate guidance steers generation into.
     """
     from ..training.surrogate import train_surrogate
 
-    folder, metrics = train_surrogate(dataset, output, prop, steps=steps, seed=seed)
+    folder, metrics = train_surrogate(
+        dataset, output, prop, steps=steps, seed=seed, designs=designs
+    )
     click.echo(
         f"surrogate in {folder}: held-out R² {metrics['r2_holdout']:.3f}, MAE {metrics['mae_holdout']:.3g} T "
         f"({metrics['n_holdout']} held-out images)"

@@ -44,7 +44,7 @@ ORIENTATION_GUIDANCE_SCALE = 5.0
 #: Default weight of surrogate guidance toward a property target (see
 #: :meth:`MicrostructureSD.generate`). On the bundled model (25 steps, coercivity targets
 #: 2-8 T, checked by micromagnetics) it lifts the Spearman rho between target and
-#: simulated coercivity from 0.09 (ControlNet alone) to 0.85; 16 gives about the same
+#: simulated coercivity from 0.09 (ControlNet alone) to 0.91; 16 gave about the same
 #: rho and hit rate but blurs some designs (docs/results.md).
 SURROGATE_GUIDANCE_SCALE = 8.0
 

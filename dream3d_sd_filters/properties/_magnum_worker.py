@@ -157,7 +157,11 @@ def _sweep(magnumnp, state, minimizer, external, counter, field_unit, params) ->
             b_rejected = max((r for r in reversals if r < b), default=None)
 
     coercive = float("nan")
-    if curve[-1] < 0.0:
+    if len(curve) == 1 and curve[0] < 0.0:
+        # Relaxed at zero field the magnetization already points against the field
+        # (a demagnetised state): it reverses without any applied field.
+        coercive = 0.0
+    elif curve[-1] < 0.0:
         b0, b1, m0, m1 = fields[-2], fields[-1], curve[-2], curve[-1]
         coercive = abs(b0 + (b1 - b0) * m0 / (m0 - m1))
     return {

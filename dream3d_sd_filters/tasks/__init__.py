@@ -6,7 +6,7 @@ nothing deeper.
 
 from ..pipelines.microstructure_sd import Cancelled
 from .decoding import images_to_cell_arrays
-from .design import VERIFY_METHODS, DesignResult, design_microstructures
+from .design import VERIFY_METHODS, DesignResult, design_microstructures, verified_array_name
 from .progress import Progress, tqdm_progress
 from .slicing import AXES, from_slices, slice_shape, to_slices, volume_to_images
 from .volume_tasks import (
@@ -25,6 +25,7 @@ __all__ = [
     "VERIFY_METHODS",
     "DesignResult",
     "design_microstructures",
+    "verified_array_name",
     "AXES",
     "INPAINT_MODES",
     "Cancelled",

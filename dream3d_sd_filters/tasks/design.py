@@ -22,6 +22,15 @@ from .volume_tasks import generate_volume
 VERIFY_METHODS = ("simulation", "surrogate")
 
 
+_VERIFIED_SUFFIX = {"simulation": "Simulated", "surrogate": "Surrogate"}
+
+
+def verified_array_name(prop: str, method: str) -> str:
+    """Cell array of a design volume holding each slice's verified property, e.g.
+    "CoercivitySimulated" (the value repeated over the slice's cells)."""
+    return "".join(word.title() for word in prop.split("_")) + _VERIFIED_SUFFIX[method]
+
+
 @dataclass
 class DesignResult:
     """Candidates for a target, best first.
@@ -29,7 +38,10 @@ class DesignResult:
     Attributes
     ----------
     volume : Volume
-        The candidates as z-slices, ranked by |verified - target| (best first).
+        The candidates as z-slices, ranked by |verified - target| (best first), with the
+        verified values as the float32 cell array :func:`verified_array_name` (e.g.
+        "CoercivitySimulated", in tesla); `sd-train surrogate --designs` learns from
+        simulated ones.
     target : dict
         The requested property values.
     verified : ndarray, shape (n,)
@@ -140,9 +152,10 @@ def design_microstructures(
     error = np.abs(verified - value) / max(abs(value), 1e-12)
     error = np.where(np.isfinite(error), error, np.inf)
     order = np.argsort(error, kind="stable")
-    ranked = volume.replace(
-        cell_data={name: array[order] for name, array in volume.cell_data.items()}
-    )
+    cells = {name: array[order] for name, array in volume.cell_data.items()}
+    per_cell = np.ones(cells["Phases"].shape, dtype=np.float32)
+    cells[verified_array_name(prop, verify)] = per_cell * verified[order, None, None, None]
+    ranked = volume.replace(cell_data=cells)
     return DesignResult(
         ranked,
         dict(target),
