@@ -37,8 +37,12 @@ def test_forced_external_run_matches_in_process(pv, inpaint, reader, inpainted_b
     _, in_process, _ = inpainted_box
     assert output.GetDimensions() == in_process.GetDimensions()
     assert output.GetOrigin() == in_process.GetOrigin()
-    for name in ("Phases", "EulerAngles", "FeatureIds", "IPFColors"):
+    for name in ("Phases", "FeatureIds", "IPFColors"):
         np.testing.assert_array_equal(cell_array(output, name), cell_array(in_process, name))
+    # Angles near 0 may come back as 0 or ~1e-17 from the two processes' float reductions.
+    np.testing.assert_allclose(
+        cell_array(output, "EulerAngles"), cell_array(in_process, "EulerAngles"), rtol=0, atol=1e-6
+    )
     continuity = [
         image.GetFieldData().GetArray("InpaintContinuity").GetValue(0)
         for image in (output, in_process)
