@@ -26,6 +26,19 @@ def dataset(tmp_path_factory):
     )
 
 
+def label_phase2_fractions(dataset):
+    """Label every training image with its phase-2 fraction, an exact, cheap property to
+    learn; returns the split and the fractions."""
+    train = load_split(dataset, "train")
+    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
+    append_labels(
+        dataset,
+        "phase2_fraction",
+        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
+    )
+    return train, fractions
+
+
 def test_labels_append_and_later_rows_win(tmp_path):
     append_labels(
         tmp_path, "coercivity", [(1, 2, 3.5, "T", "surrogate"), (1, 3, 1.0, "T", "surrogate")]
@@ -40,14 +53,7 @@ def test_labels_append_and_later_rows_win(tmp_path):
 
 @pytest.mark.slow
 def test_surrogate_learns_a_property_and_reports_holdout_r2(dataset, tmp_path):
-    # The phase-2 fraction of each image is an exact, cheap property to learn.
-    train = load_split(dataset, "train")
-    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
-    append_labels(
-        dataset,
-        "phase2_fraction",
-        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
-    )
+    train, fractions = label_phase2_fractions(dataset)
     folder, metrics = train_surrogate(
         dataset,
         tmp_path / "surrogate",
@@ -92,13 +98,7 @@ def test_surrogate_learns_from_simulated_designs(dataset, tmp_path):
 
     from dream3d_sd_filters.io import write_volume
 
-    train = load_split(dataset, "train")
-    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
-    append_labels(
-        dataset,
-        "phase2_fraction",
-        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
-    )
+    label_phase2_fractions(dataset)
     # Designs whose "simulated" value lies far outside the dataset's labels.
     designs = make_small_volume((24, 24, 24), seed=3)
     far = np.full(designs.cell_data["Phases"].shape, 5.0, dtype=np.float32)
