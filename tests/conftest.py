@@ -148,3 +148,19 @@ def orientation_model_dir(untrained_model_dir, tmp_path_factory) -> Path:
         base.vae, base.unet, base.scheduler_config, card, controlnets={"orientation": control}
     )
     return model.save_pretrained(tmp_path_factory.mktemp("models") / "orientation")
+
+
+def label_phase2_fractions(dataset):
+    """Label every training image with its phase-2 fraction, an exact, cheap property to
+    learn; returns the split and the fractions."""
+    from dream3d_sd_filters.data.dataset import load_split
+    from dream3d_sd_filters.data.labels import append_labels
+
+    train = load_split(dataset, "train")
+    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
+    append_labels(
+        dataset,
+        "phase2_fraction",
+        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
+    )
+    return train, fractions

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import label_phase2_fractions
 
-from dream3d_sd_filters.data.dataset import load_split, make_dataset
+from dream3d_sd_filters.data.dataset import make_dataset
 from dream3d_sd_filters.data.labels import append_labels, labels_path, read_labels
 from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.models.surrogate import PropertySurrogate
@@ -24,19 +25,6 @@ def dataset(tmp_path_factory):
         workers=1,
         progress=False,
     )
-
-
-def label_phase2_fractions(dataset):
-    """Label every training image with its phase-2 fraction, an exact, cheap property to
-    learn; returns the split and the fractions."""
-    train = load_split(dataset, "train")
-    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
-    append_labels(
-        dataset,
-        "phase2_fraction",
-        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
-    )
-    return train, fractions
 
 
 def test_labels_append_and_later_rows_win(tmp_path):

@@ -10,12 +10,11 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-from conftest import accelerate_launch_cpu
+from conftest import accelerate_launch_cpu, label_phase2_fractions
 from safetensors.torch import load_file
 
 from dream3d_sd_filters.cli.train import main as sd_train
-from dream3d_sd_filters.data.dataset import load_split, make_dataset
-from dream3d_sd_filters.data.labels import append_labels
+from dream3d_sd_filters.data.dataset import make_dataset
 from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.pipelines import MicrostructureSD
 from dream3d_sd_filters.tasks import design_microstructures
@@ -133,13 +132,7 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert (tmp_path / "orientation" / "final" / "controlnet" / "config.json").exists()
 
     # Any per-image property can drive the property ControlNet; the phase-2 fraction is exact.
-    train = load_split(dataset, "train")
-    fractions = (train.images[:, 0] > 0).mean(axis=(1, 2))
-    append_labels(
-        dataset,
-        "phase2_fraction",
-        [(v, r, f, "1", "computed") for v, r, f in zip(train.volume_ids, train.rows, fractions)],
-    )
+    _, fractions = label_phase2_fractions(dataset)
     result = _train(
         "controlnet",
         tmp_path / "property",
