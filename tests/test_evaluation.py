@@ -137,6 +137,9 @@ def test_perfect_reconstruction_gives_the_ideal_table(dataset, tmp_path):
         assert row["rmse"] == 0 and row["psnr"] == np.inf
         assert row["ssim"] == pytest.approx(1.0) and row["fsim"] == pytest.approx(1.0)
     assert json_safe(result.metrics)["table1"]["grain"]["psnr"] == "inf"
+    location = result.metrics["error_location"]["grain"]
+    assert location["psnr_without_boundary_error"] == location["psnr_without_interior_error"]
+    assert location["psnr_without_boundary_error"] == np.inf
     assert (tmp_path / "reconstruction_examples.png").is_file()
 
 
@@ -157,6 +160,9 @@ def test_reconstruction_report_matches_the_metrics(dataset, untrained_model_dir,
         for name in ("rmse", "psnr", "ssim", "fsim"):
             assert table[group][name] == pytest.approx(expected[group][name], rel=1e-4)
     assert len(document["metrics"]["psnr_per_image"]["grain"]) == 5
+    location = document["metrics"]["error_location"]["phase"]
+    assert 0 < location["boundary_pixel_fraction"] < 1
+    assert 0 <= location["boundary_error_share"] <= 1
 
 
 @pytest.mark.slow

@@ -13,6 +13,9 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from dream3d_sd_filters.errors import InputError
 from dream3d_sd_filters.metrics.image import (
+    CHANNEL_GROUPS,
+    boundary_error_split,
+    boundary_mask,
     fsim,
     phase_congruency,
     psnr,
@@ -239,3 +242,32 @@ def test_bad_input_messages(call, message):
     with pytest.raises(InputError, match=None) as error:
         call()
     assert message in str(error.value)
+
+
+def test_boundary_error_split_locates_the_error_at_boundaries() -> None:
+    # Two grains split at x = 8 (and, periodically, at x = 0): columns 0, 7, 8 and 15 are
+    # next to a boundary.
+    image = -np.ones((1, 4, 16, 16), dtype=np.float32)
+    image[:, 1:, :, 8:] = 0.5
+    image[:, 0, :, 8:] = 1.0
+    expected = np.zeros((1, 16, 16), dtype=bool)
+    expected[:, :, [0, 7, 8, 15]] = True
+    assert np.array_equal(boundary_mask(image), expected)
+
+    blurred = image.copy()
+    blurred[:, :, :, [7, 8]] = image[:, :, :, [7, 8]].mean(axis=3, keepdims=True)
+    split = boundary_error_split(image, blurred)
+    for group in ("phase", "grain"):
+        assert split[group]["boundary_pixel_fraction"] == 0.25
+        assert split[group]["boundary_error_share"] == 1.0
+        assert split[group]["psnr_without_boundary_error"] == math.inf
+        pooled = psnr(
+            image[:, list(CHANNEL_GROUPS[group])], blurred[:, list(CHANNEL_GROUPS[group])]
+        )
+        assert split[group]["psnr_without_interior_error"] == pytest.approx(pooled[0])
+
+    noisy_interior = image.copy()
+    noisy_interior[:, :, 4, 3] += 0.1
+    split = boundary_error_split(image, noisy_interior)
+    assert split["phase"]["boundary_error_share"] == 0.0
+    assert split["phase"]["psnr_without_interior_error"] == math.inf

@@ -207,6 +207,8 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     assert design.hit_rate == design.hits.mean()
     verified = design.volume.cell_data["Phase2FractionSurrogate"]
     assert np.allclose(verified[:, 0, 0, 0], design.verified) and np.ptp(verified[0]) == 0
+    # A design holds at the micromagnetic cell size, so that is its voxel size.
+    assert design.volume.spacing == (1.0, 1.0, 1.0) and design.volume.length_unit == "Nanometer"
     with pytest.raises(InputError, match="only coercivity can be simulated"):
         design_microstructures(model, {"phase2_fraction": 0.5}, verify="simulation")
 
@@ -236,6 +238,12 @@ def test_autoencoder_then_diffusion(dataset, tmp_path):
     )
     assert bad.exit_code == 2 and "not a number in T or mT" in bad.output
     assert not out.with_name("x.dream3d").exists()
+    scaled = CliRunner().invoke(
+        sd_filters,
+        [*args, "--target", "phase2_fraction=0.5", "--spacing", "2", "-o", str(out)],
+    )
+    assert scaled.exit_code == 2 and "cannot be combined with --target" in scaled.output
+    assert read_volume(out).length_unit == "Nanometer"  # the earlier design, untouched
 
     # A ControlNet trained on top of a pipeline folder (how the shipped model gets its
     # ControlNets), then bundled back into it in place, keeping what it already carries.

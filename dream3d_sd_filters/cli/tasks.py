@@ -1063,13 +1063,17 @@ def inpaint(
     "[default: the training size]",
 )
 @click.option(
-    "--spacing", type=float, default=1.0, show_default=True, help="Voxel size, in --unit."
+    "--spacing",
+    type=float,
+    default=None,
+    help="Voxel size, in --unit. Designs (--target) are at the simulation's 1 nm cells.  "
+    "[default: 1]",
 )
 @click.option(
     "--unit",
-    default="Micrometer",
-    show_default=True,
-    help="Length unit of the spacing, as DREAM3D names it (Nanometer, Micrometer, ...).",
+    default=None,
+    help="Length unit of the spacing, as DREAM3D names it (Nanometer, Micrometer, ...).  "
+    "[default: Micrometer]",
 )
 @click.option(
     "--target",
@@ -1113,8 +1117,8 @@ def inpaint(
 def generate(
     count: int,
     size: tuple[int, int] | None,
-    spacing: float,
-    unit: str,
+    spacing: float | None,
+    unit: str | None,
     target: str | None,
     verify: str,
     tolerance: float,
@@ -1144,6 +1148,13 @@ def generate(
     settings, output, overwrite = options.settings, options.output, options.overwrite
     if count < 1:
         raise InputError(f"-n must be >= 1, got {count}")
+    if target is not None and (spacing is not None or unit is not None):
+        raise InputError(
+            "--spacing and --unit cannot be combined with --target: designs are written at "
+            "the micromagnetic cell size (1 nm) for which the target holds"
+        )
+    spacing = 1.0 if spacing is None else spacing
+    unit = unit or "Micrometer"
     units = {u.lower(): u for u in LENGTH_UNITS}
     if unit.lower() not in units:
         raise InputError(f"unknown length unit {unit!r}; use e.g. Nanometer or Micrometer")

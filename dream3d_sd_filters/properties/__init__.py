@@ -10,6 +10,7 @@ the module with ``from dream3d_sd_filters.properties.coercivity import ...``.
 from __future__ import annotations
 
 from .coercivity import (
+    CELL_SIZE_NM,
     DEFAULT_MATERIALS,
     SM2CO17,
     SMCO5,
@@ -21,6 +22,7 @@ from .coercivity import (
 )
 
 __all__ = [
+    "CELL_SIZE_NM",
     "DEFAULT_MATERIALS",
     "SM2CO17",
     "SMCO5",

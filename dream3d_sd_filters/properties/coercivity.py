@@ -55,6 +55,9 @@ from ..io.atomic import atomic_output
 from ..orientations import check_radians, euler_to_matrix, segment_features
 from ..volume import LAUE_IDS, LAUE_NAMES
 
+#: Default cell edge in nm, one cell per pixel: the scale of the bundled labels and
+#: surrogate, and so the pixel size of every design made for a coercivity target.
+CELL_SIZE_NM = 1.0
 #: Vacuum permeability in T m / A (the value magnum.np uses).
 MU_0 = 1.2566370614e-6
 #: Part of every cache key; bump it when the physics or the sweep changes.
@@ -233,7 +236,7 @@ def _prepare(
     crystal_structures: Sequence[int] | np.ndarray,
     *,
     feature_ids: np.ndarray | None = None,
-    cell_size_nm: float = 1.0,
+    cell_size_nm: float = CELL_SIZE_NM,
     thickness_cells: int = 1,
     materials: Mapping[int, Material] | None = None,
     field_direction: Sequence[float] = (0.0, 0.0, 1.0),
@@ -816,7 +819,7 @@ def coercivity(
     crystal_structures: Sequence[int] | np.ndarray,
     *,
     feature_ids: np.ndarray | None = None,
-    cell_size_nm: float = 1.0,
+    cell_size_nm: float = CELL_SIZE_NM,
     thickness_cells: int = 1,
     materials: Mapping[int, Material] | None = None,
     field_direction: Sequence[float] = (0.0, 0.0, 1.0),

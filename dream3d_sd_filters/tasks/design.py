@@ -104,7 +104,16 @@ def design_microstructures(
         surrogate's gradient (see :meth:`MicrostructureSD.generate`).
     **simulation_options
         Keyword options of :func:`dream3d_sd_filters.properties.coercivity`.
+
+    Returns
+    -------
+    DesignResult
+        Its volume holds the candidates as z-slices, best first, with cells of the
+        simulation's size (``cell_size_nm``, default 1 nm) in nanometres: the scale at
+        which the target property holds.
     """
+    from ..properties.coercivity import CELL_SIZE_NM
+
     if verify not in VERIFY_METHODS:
         raise InputError(f"unknown verification {verify!r}; use one of {VERIFY_METHODS}")
     if len(target) != 1:
@@ -116,10 +125,13 @@ def design_microstructures(
         raise InputError(f"this model has no {prop} surrogate; use --verify simulation")
     if not tolerance > 0:
         raise InputError(f"tolerance must be > 0, got {tolerance}")
+    cell = float(simulation_options.get("cell_size_nm", CELL_SIZE_NM))
     volume = generate_volume(
         model,
         n,
         crystal_structures=crystal_structures,
+        spacing=(cell, cell, cell),
+        length_unit="Nanometer",
         steps=steps,
         seed=seed,
         target=target,
