@@ -175,3 +175,40 @@ def test_surrogate_guidance_steers_the_bundled_model_to_its_target():
         bare.generate(1, steps=1, target={"coercivity": 4.0})
     unsteered = bare.generate(1, steps=1, target={"coercivity": 4.0}, surrogate_guidance_scale=0)
     assert unsteered.shape == (1, 4, 64, 64)
+
+
+def test_refiner_starts_as_identity_and_round_trips(tmp_path):
+    from diffusers import AutoencoderKL
+
+    from dream3d_sd_filters.models.autoencoder import AutoencoderSettings, build_autoencoder
+    from dream3d_sd_filters.models.padding import set_padding_mode
+    from dream3d_sd_filters.models.refiner import MicrostructureAutoencoderKL
+
+    settings = AutoencoderSettings(block_out_channels=(8, 8, 8), norm_num_groups=4)
+    plain = build_autoencoder(settings).eval()
+    plain.save_pretrained(tmp_path / "plain")
+    # A folder written by the plain diffusers class loads with no refiner.
+    AutoencoderKL.from_pretrained(tmp_path / "plain").save_pretrained(tmp_path / "diffusers")
+    assert MicrostructureAutoencoderKL.from_pretrained(tmp_path / "diffusers").refiner is None
+
+    refined = build_autoencoder(
+        AutoencoderSettings(
+            block_out_channels=(8, 8, 8), norm_num_groups=4, refiner_channels=8, refiner_blocks=2
+        )
+    ).eval()
+    refined.load_state_dict(plain.state_dict(), strict=False)
+    latents = torch.randn(2, 4, 6, 6, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(refined.decode(latents).sample, plain.decode(latents).sample)
+        refined.refiner.conv_out.weight.normal_(0, 0.1)
+        changed = refined.decode(latents).sample
+    assert changed.shape == (2, 4, 24, 24)
+    assert not torch.equal(changed, plain.decode(latents).sample)
+    refined.save_pretrained(tmp_path / "refined")
+    # Padding is not part of the config: the model card holds it (see set_padding_mode).
+    loaded = set_padding_mode(
+        MicrostructureAutoencoderKL.from_pretrained(tmp_path / "refined").eval(), "circular"
+    )
+    assert loaded.config.refiner_blocks == 2 and loaded.config.refiner_channels == 8
+    with torch.no_grad():
+        assert torch.equal(loaded.decode(latents).sample, changed)

@@ -304,6 +304,73 @@ def test_resumed_run_matches_uninterrupted_run(dataset, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
 
 
+@pytest.mark.slow
+def test_refiner_learns_alone_on_a_trained_autoencoder(dataset, tmp_path):
+    result = _train("vae", tmp_path / "vae", dataset, VAE_SETTINGS, ["optim.max_steps=1"])
+    assert result.exit_code == 0, result.output
+    trained = tmp_path / "vae" / "final"
+    refiner = ["model.refiner_blocks=1", "finetune.train=refiner", "optim.max_steps=3"]
+    result = _train(
+        "vae",
+        tmp_path / "refined",
+        dataset,
+        VAE_SETTINGS,
+        [*refiner, f"finetune.from_autoencoder={trained}"],
+    )
+    assert result.exit_code == 0, result.output
+    refined = tmp_path / "refined" / "final"
+    before = load_file(trained / "diffusion_pytorch_model.safetensors")
+    after = load_file(refined / "diffusion_pytorch_model.safetensors")
+    # The encoder and decoder, and so the latent space, are untouched; the refiner learned.
+    assert {k for k in after if not k.startswith("refiner.")} == set(before)
+    for key, value in before.items():
+        assert torch.equal(after[key], value), key
+    assert after["refiner.conv_out.weight"].abs().max() > 0
+    card = json.loads((refined / "model_card.json").read_text())
+    old_card = json.loads((trained / "model_card.json").read_text())
+    assert card["finetuned_from"] == str(trained)
+    assert card["scaling_factor"] == pytest.approx(old_card["scaling_factor"])
+    model_config = json.loads((refined / "config.json").read_text())
+    assert model_config["refiner_blocks"] == 1
+
+    # It shares the latent space of the autoencoder it started from, so a diffusion model
+    # trained on that one bundles with it.
+    result = _train(
+        "ldm",
+        tmp_path / "ldm",
+        dataset,
+        LDM_SETTINGS,
+        ["optim.max_steps=1", f"latent.autoencoder={trained}"],
+    )
+    assert result.exit_code == 0, result.output
+    args = ["bundle", "--autoencoder", str(refined), "--diffusion", str(tmp_path / "ldm" / "final")]
+    result = CliRunner().invoke(sd_train, [*args, "-o", str(tmp_path / "pipeline")])
+    assert result.exit_code == 0, result.output
+    pipeline = MicrostructureSD.from_pretrained(tmp_path / "pipeline")
+    assert pipeline.vae.refiner is not None
+    assert pipeline.card["autoencoder"]["finetuned_from"] == str(trained)
+
+    # An autoencoder of other widths cannot start from these weights.
+    wider = [*VAE_SETTINGS, "model.block_out_channels=[32, 32, 64]"]
+    bad = CliRunner().invoke(
+        sd_train,
+        [
+            "vae",
+            "tiny",
+            *_args(
+                [
+                    *wider,
+                    *refiner,
+                    f"data.dataset={dataset}",
+                    f"finetune.from_autoencoder={trained}",
+                    f"run.output_dir={tmp_path / 'bad'}",
+                ]
+            ),
+        ],
+    )
+    assert bad.exit_code == 2 and "does not match [model]" in bad.output, bad.output
+
+
 def test_errors_are_one_line(dataset, tmp_path):
     runner = CliRunner()
     bad = runner.invoke(
@@ -329,6 +396,13 @@ def test_errors_are_one_line(dataset, tmp_path):
     assert bad.exit_code == 2 and "is not a dream3d-sd-filters checkpoint" in bad.output
     bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "optim.batchsize=3"])
     assert bad.exit_code == 2 and "unknown key(s) batchsize in [optim]" in bad.output
+    bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "finetune.train=refiner"])
+    assert bad.exit_code == 2 and "needs from_autoencoder" in bad.output
+    only_refiner = ["--set", "finetune.train=refiner", "--set", "finetune.from_autoencoder=default"]
+    bad = runner.invoke(sd_train, ["vae", "tiny", *only_refiner])
+    assert bad.exit_code == 2 and "needs model.refiner_blocks > 0" in bad.output
+    bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "finetune.train=decoder"])
+    assert bad.exit_code == 2 and "train must be one of ('all', 'refiner')" in bad.output
 
 
 @pytest.mark.slow

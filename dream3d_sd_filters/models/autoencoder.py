@@ -32,6 +32,9 @@ class AutoencoderSettings:
         Training image size in pixels (stored in the config, informative).
     padding : {"circular", "reflect", "zeros"}
         Convolution padding, see :mod:`dream3d_sd_filters.models.padding`.
+    refiner_channels, refiner_blocks : int
+        The full-resolution refiner after the decoder
+        (:class:`~dream3d_sd_filters.models.refiner.BoundaryRefiner`); 0 blocks = none.
     """
 
     image_channels: int = 4
@@ -43,6 +46,8 @@ class AutoencoderSettings:
     norm_num_groups: int = 32
     sample_size: int = 64
     padding: str = "circular"
+    refiner_channels: int = 32
+    refiner_blocks: int = 0
 
     def __post_init__(self) -> None:
         levels = math.log2(self.downsampling)
@@ -61,10 +66,22 @@ class AutoencoderSettings:
                 f"norm_num_groups {self.norm_num_groups} must divide every block width "
                 f"{self.block_out_channels}"
             )
+        if self.refiner_blocks < 0 or self.refiner_channels < 1:
+            raise InputError(
+                f"refiner_blocks must be >= 0 and refiner_channels >= 1, got "
+                f"{self.refiner_blocks} and {self.refiner_channels}"
+            )
+        if self.refiner_blocks and self.refiner_channels % min(
+            self.norm_num_groups, self.refiner_channels
+        ):
+            raise InputError(
+                f"norm_num_groups {self.norm_num_groups} must divide refiner_channels "
+                f"{self.refiner_channels}"
+            )
 
 
 def build_autoencoder(settings: AutoencoderSettings, scaling_factor: float = 1.0):
-    """Create a freshly initialised :class:`diffusers.AutoencoderKL`.
+    """Create a freshly initialised autoencoder (a :class:`diffusers.AutoencoderKL`).
 
     Parameters
     ----------
@@ -75,14 +92,13 @@ def build_autoencoder(settings: AutoencoderSettings, scaling_factor: float = 1.0
 
     Returns
     -------
-    diffusers.AutoencoderKL
+    MicrostructureAutoencoderKL
     """
-    from diffusers import AutoencoderKL
-
     from .padding import set_padding_mode
+    from .refiner import MicrostructureAutoencoderKL
 
     n = len(settings.block_out_channels)
-    vae = AutoencoderKL(
+    vae = MicrostructureAutoencoderKL(
         in_channels=settings.image_channels,
         out_channels=settings.image_channels,
         down_block_types=("DownEncoderBlock2D",) * n,
@@ -95,5 +111,7 @@ def build_autoencoder(settings: AutoencoderSettings, scaling_factor: float = 1.0
         scaling_factor=scaling_factor,
         mid_block_add_attention=settings.mid_block_attention,
         force_upcast=False,
+        refiner_channels=settings.refiner_channels,
+        refiner_blocks=settings.refiner_blocks,
     )
     return set_padding_mode(vae, settings.padding)

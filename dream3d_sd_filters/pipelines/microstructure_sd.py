@@ -183,7 +183,9 @@ class MicrostructureSD:
         InputError
             If the folder is not a pipeline, or its weights are corrupt.
         """
-        from diffusers import AutoencoderKL, ControlNetModel, DDPMScheduler, UNet2DConditionModel
+        from diffusers import ControlNetModel, DDPMScheduler, UNet2DConditionModel
+
+        from ..models.refiner import MicrostructureAutoencoderKL
 
         folder = resolve_pretrained(name_or_path)
         card = read_model_card(folder)
@@ -206,7 +208,7 @@ class MicrostructureSD:
                     f"cannot load {what} in {str(folder)!r}: {' '.join(str(error).split())}"
                 ) from None
 
-        vae = load(AutoencoderKL, "vae", "the model")
+        vae = load(MicrostructureAutoencoderKL, "vae", "the model")
         unet = load(UNet2DConditionModel, "unet", "the model")
         scheduler = load(DDPMScheduler, "scheduler", "the model")
         padding = card.get("padding", "circular")

@@ -124,10 +124,20 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     accelerator.wait_for_everyone()
     set_seed(run.seed)
 
+    finetune = config.finetune
+    only_refiner = finetune is not None and finetune.train == "refiner"
     vae = AutoencoderStep(build_autoencoder(config.model))
+    if finetune is not None and finetune.from_autoencoder:
+        load_pretrained(vae.vae, finetune.from_autoencoder, config)
+    if only_refiner:
+        vae.vae.requires_grad_(False)
+        vae.vae.refiner.requires_grad_(True)
     discriminator = PatchDiscriminator(config.model.image_channels)
     opt = torch.optim.AdamW(
-        vae.parameters(), lr=optim.lr, weight_decay=optim.weight_decay, betas=(0.9, 0.99)
+        [p for p in vae.parameters() if p.requires_grad],
+        lr=optim.lr,
+        weight_decay=optim.weight_decay,
+        betas=(0.9, 0.99),
     )
     opt_d = torch.optim.AdamW(
         discriminator.parameters(), lr=loss_cfg.discriminator_lr, betas=(0.5, 0.9)
@@ -155,7 +165,9 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     )
     n_elements = int(np.prod(images.shape[1:]))
     raw_vae = accelerator.unwrap_model(vae).vae
-    last_layer = raw_vae.decoder.conv_out.weight
+    last_layer = (
+        raw_vae.refiner if raw_vae.refiner is not None else raw_vae.decoder
+    ).conv_out.weight
     log = CsvLog(
         run_dir / "log.csv",
         ["step", "lr", "loss", "rec", "perceptual", "gan_g", "gan_d", "images_per_s"],
@@ -181,9 +193,10 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
             if config.data.augment:
                 batch = augment(batch, generator)
             batch = batch.to(accelerator.device)
-            recon, mean, logvar = vae(
-                batch, sample=step >= loss_cfg.deterministic_steps, generator=generator
-            )
+            # A fixed encoder is decoded from its posterior means, as the diffusion model
+            # is trained on them.
+            sample = not only_refiner and step >= loss_cfg.deterministic_steps
+            recon, mean, logvar = vae(batch, sample=sample, generator=generator)
             rec = reconstruction_loss(
                 batch, recon, weights, loss_cfg.l1, loss_cfg.mse, loss_cfg.gradient
             )
@@ -281,6 +294,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
             scaling_factor=scaling,
             steps=step,
             metrics={"validation": metrics, "validation_images": len(valid_images)},
+            finetuned_from=finetune.from_autoencoder if finetune is not None else "",
             training_data={
                 "dataset": str(config.data.dataset),
                 "train_images": len(images),
@@ -293,6 +307,35 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     accelerator.wait_for_everyone()
     accelerator.end_training()
     return final
+
+
+def load_pretrained(vae, name_or_path: str, config: TrainConfig) -> None:
+    """Load a trained autoencoder's weights into ``vae`` (built from ``config.model``).
+
+    Only the refiner may be missing from the trained weights; it then starts as the
+    identity. InputError if the architecture or the orientation encoding differ.
+    """
+    from ..errors import InputError
+    from .diffusion import load_autoencoder
+
+    trained, card, folder = load_autoencoder(name_or_path)
+    if card.get("orientation_encoding", config.data.encoding) != config.data.encoding:
+        raise InputError(
+            f"autoencoder {str(folder)!r} uses the {card.get('orientation_encoding')!r} "
+            f"encoding, the config asks for {config.data.encoding!r}"
+        )
+    try:
+        result = vae.load_state_dict(trained.state_dict(), strict=False)
+    except RuntimeError as error:  # weights of other shapes
+        detail = str(error).splitlines()[-1].strip()
+        raise InputError(f"autoencoder {str(folder)!r} does not match [model]: {detail}") from None
+    missing = [key for key in result.missing_keys if not key.startswith("refiner.")]
+    if missing or result.unexpected_keys:
+        raise InputError(
+            f"autoencoder {str(folder)!r} does not match [model]: "
+            f"{len(missing)} missing and {len(result.unexpected_keys)} unexpected weights "
+            f"(e.g. {(missing + result.unexpected_keys)[0]})"
+        )
 
 
 @torch.no_grad()

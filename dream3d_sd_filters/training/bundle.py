@@ -13,6 +13,7 @@ import torch
 
 from ..errors import InputError
 from ..models.card import read_model_card
+from ..pipelines.microstructure_sd import resolve_pretrained
 from .common import locate_part
 
 WEIGHTS_BUDGET_MB = 40.0
@@ -59,7 +60,7 @@ def bundle_pipeline(
 
     vae, vae_card, vae_folder = load_autoencoder(autoencoder)
     ldm_folder, unet_weights, ldm_card = locate_part(diffusion, "diffusion")
-    if Path(ldm_card["autoencoder"]).resolve() != vae_folder.resolve():
+    if Path(ldm_card["autoencoder"]).resolve() not in shared_latent_space(vae_card, vae_folder):
         raise InputError(
             f"the diffusion model in {str(ldm_folder)!r} was trained on the latents of "
             f"{ldm_card['autoencoder']!r}, not {str(vae_folder)!r}"
@@ -74,7 +75,9 @@ def bundle_pipeline(
         "scaling_factor": vae_card["scaling_factor"],
         "trained": True,
         "autoencoder": {
-            k: vae_card[k] for k in ("steps", "metrics", "training_data", "config") if k in vae_card
+            k: vae_card[k]
+            for k in ("steps", "metrics", "training_data", "config", "finetuned_from")
+            if k in vae_card
         },
         "diffusion": {
             k: ldm_card[k] for k in ("steps", "metrics", "training_data", "config") if k in ldm_card
@@ -125,6 +128,19 @@ def bundle_pipeline(
         vae, unet, dict(scheduler.config), card, controlnets=loaded, surrogates=predictors
     )
     return pipeline.save_pretrained(output, half=half)
+
+
+def shared_latent_space(vae_card: dict, vae_folder: Path) -> set[Path]:
+    """Folders of the autoencoders whose latents a diffusion model for this one may use.
+
+    Itself, and, when only its refiner was trained (``[finetune] train = "refiner"``), the
+    autoencoder it started from: the encoder, and so the latent space, stayed fixed.
+    """
+    folders = {vae_folder.resolve()}
+    finetune = vae_card.get("config", {}).get("finetune") or {}
+    if finetune.get("train") == "refiner":
+        folders.add(resolve_pretrained(finetune["from_autoencoder"]).resolve())
+    return folders
 
 
 def weights_size_mb(folder: str | os.PathLike) -> float:

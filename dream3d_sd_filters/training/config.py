@@ -1,7 +1,7 @@
 """Training configuration: TOML files and built-in presets, validated into dataclasses.
 
-A config has the sections ``[data]``, ``[model]``, ``[loss]`` (autoencoder only),
-``[optim]`` and ``[run]``. Unknown sections or keys are an error, so a typo never
+A config has the sections ``[data]``, ``[model]``, ``[loss]`` and ``[finetune]``
+(autoencoder only), ``[optim]`` and ``[run]``. Unknown sections or keys are an error, so a typo never
 silently falls back to a default. Values can be overridden from the command line
 with ``--set section.key=value`` (the value is parsed as TOML).
 """
@@ -144,6 +144,31 @@ class ControlSettings:
             raise InputError(f"condition_dropout must lie in [0, 1), got {self.condition_dropout}")
 
 
+FINETUNE_PARTS = ("all", "refiner")
+
+
+@dataclass(frozen=True)
+class FineTuneSettings:
+    """Start the autoencoder from trained weights instead of random ones.
+
+    ``from_autoencoder`` is an ``sd-train vae`` final folder or a pipeline (``"default"``
+    for the bundled model); a refiner it lacks starts as the identity. ``train`` is
+    ``"all"`` or ``"refiner"``: only the refiner learns, so the encoder, the latent space
+    and every diffusion model trained on it stay valid.
+    """
+
+    from_autoencoder: str = ""
+    train: str = "all"
+
+    def __post_init__(self) -> None:
+        if self.train not in FINETUNE_PARTS:
+            raise InputError(
+                f"[finetune] train must be one of {FINETUNE_PARTS}, got {self.train!r}"
+            )
+        if self.train == "refiner" and not self.from_autoencoder:
+            raise InputError("[finetune] train = 'refiner' needs from_autoencoder")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """A whole training configuration."""
@@ -156,6 +181,7 @@ class TrainConfig:
     loss: AutoencoderLossSettings | None = None
     latent: LatentDiffusionSettings | None = None
     control: ControlSettings | None = None
+    finetune: FineTuneSettings | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain nested dict (TOML/JSON serialisable)."""
@@ -168,6 +194,7 @@ _SECTIONS: dict[str, dict[str, type]] = {
         "data": DataSettings,
         "model": AutoencoderSettings,
         "loss": AutoencoderLossSettings,
+        "finetune": FineTuneSettings,
         "optim": OptimSettings,
         "run": RunSettings,
     },
@@ -283,6 +310,9 @@ def load_config(source: str | Path, kind: str, overrides: tuple[str, ...] = ()) 
         if not isinstance(values, dict):
             raise InputError(f"[{name}] in {path} must be a table")
         built[name] = _build(cls, values, name)
+    if "finetune" in built and built["finetune"].train == "refiner":
+        if not built["model"].refiner_blocks:
+            raise InputError("[finetune] train = 'refiner' needs model.refiner_blocks > 0")
     if "control" in built:
         # One preset serves both ControlNet tasks: "{task}" in output_dir names the run.
         built["run"] = dataclasses.replace(

@@ -34,11 +34,11 @@ from .config import TrainConfig
 
 def load_autoencoder(name_or_path: str | Path):
     """Load a trained autoencoder, its model card and its folder (see :func:`locate_part`)."""
-    from diffusers import AutoencoderKL
+    from ..models.refiner import MicrostructureAutoencoderKL
 
     folder, weights, card = locate_part(name_or_path, "autoencoder")
     try:
-        vae = AutoencoderKL.from_pretrained(weights, torch_dtype=torch.float32)
+        vae = MicrostructureAutoencoderKL.from_pretrained(weights, torch_dtype=torch.float32)
     except (OSError, ValueError, RuntimeError) as error:
         raise InputError(f"cannot load the autoencoder in {str(folder)!r}: {error}") from None
     set_padding_mode(vae, card.get("padding", "zeros"))
