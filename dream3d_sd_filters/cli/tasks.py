@@ -32,6 +32,7 @@ from typing import Any
 
 import click
 import numpy as np
+from click.core import ParameterSource
 
 from ..errors import InputError
 
@@ -1065,15 +1066,15 @@ def inpaint(
 @click.option(
     "--spacing",
     type=float,
-    default=None,
-    help="Voxel size, in --unit. Designs (--target) are at the simulation's 1 nm cells.  "
-    "[default: 1]",
+    default=1.0,
+    show_default=True,
+    help="Voxel size, in --unit. Designs (--target) are at the simulation's 1 nm cells.",
 )
 @click.option(
     "--unit",
-    default=None,
-    help="Length unit of the spacing, as DREAM3D names it (Nanometer, Micrometer, ...).  "
-    "[default: Micrometer]",
+    default="Micrometer",
+    show_default=True,
+    help="Length unit of the spacing, as DREAM3D names it (Nanometer, Micrometer, ...).",
 )
 @click.option(
     "--target",
@@ -1117,8 +1118,8 @@ def inpaint(
 def generate(
     count: int,
     size: tuple[int, int] | None,
-    spacing: float | None,
-    unit: str | None,
+    spacing: float,
+    unit: str,
     target: str | None,
     verify: str,
     tolerance: float,
@@ -1148,13 +1149,14 @@ def generate(
     settings, output, overwrite = options.settings, options.output, options.overwrite
     if count < 1:
         raise InputError(f"-n must be >= 1, got {count}")
-    if target is not None and (spacing is not None or unit is not None):
+    source = click.get_current_context().get_parameter_source
+    if target is not None and any(
+        source(name) is not ParameterSource.DEFAULT for name in ("spacing", "unit")
+    ):
         raise InputError(
             "--spacing and --unit cannot be combined with --target: designs are written at "
             "the micromagnetic cell size (1 nm) for which the target holds"
         )
-    spacing = 1.0 if spacing is None else spacing
-    unit = unit or "Micrometer"
     units = {u.lower(): u for u in LENGTH_UNITS}
     if unit.lower() not in units:
         raise InputError(f"unknown length unit {unit!r}; use e.g. Nanometer or Micrometer")

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from diffusers import AutoencoderKL
 from diffusers.configuration_utils import register_to_config
+from diffusers.models.autoencoders.vae import DecoderOutput
 from torch import nn
 
 
@@ -139,6 +140,4 @@ class MicrostructureAutoencoderKL(AutoencoderKL):
             decoded = self.refiner(decoded, z)
         if not return_dict:
             return (decoded,)
-        from diffusers.models.autoencoders.vae import DecoderOutput
-
         return DecoderOutput(sample=decoded)

@@ -26,7 +26,7 @@ from .common import (
     save_grid,
     step_generator,
 )
-from .config import TrainConfig
+from .config import FineTuneSettings, TrainConfig
 from .losses import (
     adaptive_adversarial_weight,
     channel_weights,
@@ -124,10 +124,10 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     accelerator.wait_for_everyone()
     set_seed(run.seed)
 
-    finetune = config.finetune
-    only_refiner = finetune is not None and finetune.train == "refiner"
+    finetune = config.finetune or FineTuneSettings()
+    only_refiner = finetune.train == "refiner"
     vae = AutoencoderStep(build_autoencoder(config.model))
-    if finetune is not None and finetune.from_autoencoder:
+    if finetune.from_autoencoder:
         load_pretrained(vae.vae, finetune.from_autoencoder, config)
     if only_refiner:
         vae.vae.requires_grad_(False)
@@ -294,7 +294,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
             scaling_factor=scaling,
             steps=step,
             metrics={"validation": metrics, "validation_images": len(valid_images)},
-            finetuned_from=finetune.from_autoencoder if finetune is not None else "",
+            finetuned_from=finetune.from_autoencoder,
             training_data={
                 "dataset": str(config.data.dataset),
                 "train_images": len(images),
