@@ -305,11 +305,12 @@ def test_resumed_run_matches_uninterrupted_run(dataset, tmp_path):
 
 
 @pytest.mark.slow
-def test_refiner_learns_alone_on_a_trained_autoencoder(dataset, tmp_path):
+@pytest.mark.parametrize("part", ["refiner", "decoder"])
+def test_fine_tuning_with_a_fixed_encoder_keeps_the_latent_space(dataset, tmp_path, part):
     result = _train("vae", tmp_path / "vae", dataset, VAE_SETTINGS, ["optim.max_steps=1"])
     assert result.exit_code == 0, result.output
     trained = tmp_path / "vae" / "final"
-    refiner = ["model.refiner_blocks=1", "finetune.train=refiner", "optim.max_steps=3"]
+    refiner = ["model.refiner_blocks=1", f"finetune.train={part}", "optim.max_steps=3"]
     result = _train(
         "vae",
         tmp_path / "refined",
@@ -321,10 +322,12 @@ def test_refiner_learns_alone_on_a_trained_autoencoder(dataset, tmp_path):
     refined = tmp_path / "refined" / "final"
     before = load_file(trained / "diffusion_pytorch_model.safetensors")
     after = load_file(refined / "diffusion_pytorch_model.safetensors")
-    # The encoder and decoder, and so the latent space, are untouched; the refiner learned.
+    # The encoder, and so the latent space, is untouched; the refiner learned, and the
+    # decoder too where it was asked to.
     assert {k for k in after if not k.startswith("refiner.")} == set(before)
+    fixed = ("encoder.", "quant_conv.") if part == "decoder" else ("",)
     for key, value in before.items():
-        assert torch.equal(after[key], value), key
+        assert torch.equal(after[key], value) == key.startswith(fixed), key
     assert after["refiner.conv_out.weight"].abs().max() > 0
     card = json.loads((refined / "model_card.json").read_text())
     old_card = json.loads((trained / "model_card.json").read_text())
@@ -401,8 +404,10 @@ def test_errors_are_one_line(dataset, tmp_path):
     only_refiner = ["--set", "finetune.train=refiner", "--set", "finetune.from_autoencoder=default"]
     bad = runner.invoke(sd_train, ["vae", "tiny", *only_refiner])
     assert bad.exit_code == 2 and "needs model.refiner_blocks > 0" in bad.output
+    bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "finetune.train=encoder"])
+    assert bad.exit_code == 2 and "train must be one of ('all', 'decoder', 'refiner')" in bad.output
     bad = runner.invoke(sd_train, ["vae", "tiny", "--set", "finetune.train=decoder"])
-    assert bad.exit_code == 2 and "train must be one of ('all', 'refiner')" in bad.output
+    assert bad.exit_code == 2 and "train = 'decoder' needs from_autoencoder" in bad.output
 
 
 @pytest.mark.slow

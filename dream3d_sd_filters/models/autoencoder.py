@@ -71,13 +71,18 @@ class AutoencoderSettings:
                 f"refiner_blocks must be >= 0 and refiner_channels >= 1, got "
                 f"{self.refiner_blocks} and {self.refiner_channels}"
             )
-        if self.refiner_blocks and self.refiner_channels % min(
+        if self.refiner_blocks and self.refiner_channels % refiner_groups(
             self.norm_num_groups, self.refiner_channels
         ):
             raise InputError(
                 f"norm_num_groups {self.norm_num_groups} must divide refiner_channels "
                 f"{self.refiner_channels}"
             )
+
+
+def refiner_groups(norm_num_groups: int, refiner_channels: int) -> int:
+    """GroupNorm groups of a refiner: the autoencoder's, or one per channel if it is narrower."""
+    return min(norm_num_groups, refiner_channels)
 
 
 def build_autoencoder(settings: AutoencoderSettings, scaling_factor: float = 1.0):

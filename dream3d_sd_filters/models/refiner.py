@@ -18,6 +18,8 @@ from diffusers.configuration_utils import register_to_config
 from diffusers.models.autoencoders.vae import DecoderOutput
 from torch import nn
 
+from .autoencoder import refiner_groups
+
 
 class _ResidualBlock(nn.Module):
     def __init__(self, channels: int, groups: int) -> None:
@@ -128,7 +130,7 @@ class MicrostructureAutoencoderKL(AutoencoderKL):
                 latent_channels,
                 refiner_channels,
                 refiner_blocks,
-                min(norm_num_groups, refiner_channels),
+                refiner_groups(norm_num_groups, refiner_channels),
             )
             if refiner_blocks
             else None

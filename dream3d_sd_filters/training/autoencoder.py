@@ -125,13 +125,18 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
     set_seed(run.seed)
 
     finetune = config.finetune or FineTuneSettings()
-    only_refiner = finetune.train == "refiner"
     vae = AutoencoderStep(build_autoencoder(config.model))
     if finetune.from_autoencoder:
         load_pretrained(vae.vae, finetune.from_autoencoder, config)
-    if only_refiner:
+    if finetune.keeps_latent_space:
         vae.vae.requires_grad_(False)
-        vae.vae.refiner.requires_grad_(True)
+        learning = ["refiner"]
+        if finetune.train == "decoder":
+            learning += ["decoder", "post_quant_conv"]
+        for name in learning:
+            part = getattr(vae.vae, name)
+            if part is not None:
+                part.requires_grad_(True)
     discriminator = PatchDiscriminator(config.model.image_channels)
     opt = torch.optim.AdamW(
         [p for p in vae.parameters() if p.requires_grad],
@@ -195,7 +200,7 @@ def train_autoencoder(config: TrainConfig, resume: bool = False, progress: bool 
             batch = batch.to(accelerator.device)
             # A fixed encoder is decoded from its posterior means, as the diffusion model
             # is trained on them.
-            sample = not only_refiner and step >= loss_cfg.deterministic_steps
+            sample = not finetune.keeps_latent_space and step >= loss_cfg.deterministic_steps
             recon, mean, logvar = vae(batch, sample=sample, generator=generator)
             rec = reconstruction_loss(
                 batch, recon, weights, loss_cfg.l1, loss_cfg.mse, loss_cfg.gradient

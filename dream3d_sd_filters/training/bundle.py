@@ -15,6 +15,7 @@ from ..errors import InputError
 from ..models.card import read_model_card
 from ..pipelines.microstructure_sd import resolve_pretrained
 from .common import locate_part
+from .config import FineTuneSettings
 
 WEIGHTS_BUDGET_MB = 40.0
 
@@ -133,13 +134,13 @@ def bundle_pipeline(
 def shared_latent_space(vae_card: dict, vae_folder: Path) -> set[Path]:
     """Folders of the autoencoders whose latents a diffusion model for this one may use.
 
-    Itself, and, when only its refiner was trained (``[finetune] train = "refiner"``), the
-    autoencoder it started from: the encoder, and so the latent space, stayed fixed.
+    Itself, and, when it was fine-tuned with a fixed encoder (``[finetune] train =
+    "decoder"`` or ``"refiner"``), the autoencoder it started from: the latent space stayed.
     """
     folders = {vae_folder.resolve()}
-    finetune = vae_card.get("config", {}).get("finetune") or {}
-    if finetune.get("train") == "refiner":
-        folders.add(resolve_pretrained(finetune["from_autoencoder"]).resolve())
+    finetune = FineTuneSettings(**(vae_card.get("config", {}).get("finetune") or {}))
+    if finetune.keeps_latent_space:
+        folders.add(resolve_pretrained(finetune.from_autoencoder).resolve())
     return folders
 
 

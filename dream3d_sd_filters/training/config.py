@@ -144,7 +144,7 @@ class ControlSettings:
             raise InputError(f"condition_dropout must lie in [0, 1), got {self.condition_dropout}")
 
 
-FINETUNE_PARTS = ("all", "refiner")
+FINETUNE_PARTS = ("all", "decoder", "refiner")
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class FineTuneSettings:
 
     ``from_autoencoder`` is an ``sd-train vae`` final folder or a pipeline (``"default"``
     for the bundled model); a refiner it lacks starts as the identity. ``train`` is
-    ``"all"`` or ``"refiner"``: only the refiner learns, so the encoder, the latent space
+    ``"all"``, ``"decoder"`` (the decoder and its refiner learn) or ``"refiner"`` (only the
+    refiner learns). With either of the last two the encoder is fixed, so the latent space
     and every diffusion model trained on it stay valid.
     """
 
@@ -165,8 +166,13 @@ class FineTuneSettings:
             raise InputError(
                 f"[finetune] train must be one of {FINETUNE_PARTS}, got {self.train!r}"
             )
-        if self.train == "refiner" and not self.from_autoencoder:
-            raise InputError("[finetune] train = 'refiner' needs from_autoencoder")
+        if self.keeps_latent_space and not self.from_autoencoder:
+            raise InputError(f"[finetune] train = {self.train!r} needs from_autoencoder")
+
+    @property
+    def keeps_latent_space(self) -> bool:
+        """Whether the encoder stays fixed, so latents of the start autoencoder stay valid."""
+        return self.train != "all"
 
 
 @dataclass(frozen=True)
