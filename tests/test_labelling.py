@@ -107,7 +107,9 @@ def test_surrogate_learns_from_simulated_designs(dataset, tmp_path):
     def predict(folder):
         return PropertySurrogate.from_pretrained(folder).predict(images)[:, 0].mean().item()
 
-    assert predict(taught) > predict(plain) + 1.0
+    # The dataset's labels span [0, 1]; taught by the designs (labelled 5.0), the surrogate's
+    # predictions on them move up by more than half that span.
+    assert predict(taught) > predict(plain) + 0.5
 
     unverified = write_volume(designs, tmp_path / "unverified.dream3d")
     with pytest.raises(InputError, match="has no Phase2FractionSimulated array"):
